@@ -1,0 +1,199 @@
+"""The ``meterr`` command: a thin layer that materialises the same Dagster definitions in-process.
+
+Nothing here touches the warehouse directly except through assets, so every command passes the same
+quality gate and dbt tests as the schedules and the sensor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ingest.paths import meterr_home
+
+log = logging.getLogger("meterr")
+
+
+def _progress(message: str) -> None:
+    print(f"meterr: {message}", file=sys.stderr, flush=True)
+
+
+def _materialize(selection, run_config: dict | None = None):
+    """Run ``selection`` of the one Definitions in this process; returns the Dagster result."""
+    import dagster as dg
+
+    from dagster_project.definitions import ASSETS, resources
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    config = dict(run_config or {})
+    # Dagster's event log stays quiet on the console; the commands print their own lines.
+    config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
+    return dg.materialize(
+        ASSETS,
+        selection=selection,
+        run_config=config,
+        resources=resources(),
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def _outcomes(result) -> list[dict]:
+    from dagster_project.assets.drop_folder import LEDGER_KEY
+
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        if materialization.asset_key == LEDGER_KEY:
+            value = materialization.metadata.get("outcomes_json")
+            return list(value.value) if value is not None else []
+    return []
+
+
+def _failures(result) -> list[str]:
+    """Why a run did not succeed: failed steps and failed blocking (ERROR) checks."""
+    problems = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            problems.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.severity.value == "ERROR":
+            problems.append(
+                f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed"
+            )
+    return problems
+
+
+def _run_pipeline(files: list[Path] | None, *, report: bool, week: str | None = None):
+    from dagster_project.jobs import FULL_SELECTION, INGEST_SELECTION
+
+    run_config: dict = {"ops": {}}
+    if files is not None:
+        run_config["ops"]["drop_folder_files"] = {"config": {"files": [str(f) for f in files]}}
+    if report and week:
+        run_config["ops"]["reports__weekly_report"] = {"config": {"week": week}}
+    started = time.monotonic()
+    _progress("loading files, building marts with dbt" + (", rendering reports" if report else ""))
+    result = _materialize(FULL_SELECTION if report else INGEST_SELECTION, run_config)
+    _progress(f"pipeline finished in {time.monotonic() - started:.0f}s")
+    return result
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    home = meterr_home().ensure()
+    inbox = home.drop / "cli"
+    inbox.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for name in args.files:
+        source = Path(name)
+        if not source.is_file():
+            print(f"{name}: quarantined: no such file", flush=True)
+            return 1
+        target = inbox / source.name
+        if target.exists():
+            target = inbox / f"{time.time_ns()}-{source.name}"
+        # Copy under a hidden name, then rename: the sensor never sees a half-written file.
+        partial = target.with_name("." + target.name + ".part")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+        copies.append(target)
+    result = _run_pipeline(copies, report=False)
+    outcomes = _outcomes(result)
+    for outcome in outcomes:
+        print(outcome["line"], flush=True)
+    problems = _failures(result)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    quarantined = any(o["status"] == "quarantined" for o in outcomes)
+    return 1 if quarantined or problems else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    result = _run_pipeline(None, report=True)
+    for outcome in _outcomes(result):
+        print(outcome["line"], flush=True)
+    problems = _failures(result)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    home = meterr_home()
+    print(home.reports / "index.html")
+    return 1 if problems else 0
+
+
+def _newest_report() -> Path | None:
+    weekly = meterr_home().weekly_reports
+    reports = sorted(weekly.glob("*.html")) if weekly.exists() else []
+    return reports[-1] if reports else None
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ingest.sample_data import write_sample_files
+
+    home = meterr_home().ensure()
+    written = write_sample_files(home.drop)
+    _progress(f"wrote the sample data set ({len(written)} files) into {home.drop}")
+    result = _run_pipeline(None, report=True)
+    for outcome in _outcomes(result):
+        print(outcome["line"], flush=True)
+    problems = _failures(result)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    newest = _newest_report()
+    if problems or newest is None:
+        print("demo failed: no report was written", file=sys.stderr)
+        return 1
+    print(newest)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dagster_project.jobs import FULL_SELECTION
+
+    run_config = {"ops": {"reports__weekly_report": {"config": {"week": args.week or ""}}}}
+    result = _materialize(FULL_SELECTION.downstream(depth=0), run_config)
+    problems = _failures(result)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    for event in result.get_asset_materialization_events():
+        path = event.event_specific_data.materialization.metadata.get("path")
+        if path is not None:
+            print(path.value)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meterr",
+        description="Read-only AI cost analytics: a Dagster + dbt pipeline into DuckDB.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="load the bundled sample data and render the reports")
+    demo.set_defaults(func=cmd_demo)
+    run = sub.add_parser("run", help="what the schedules do, once")
+    run.set_defaults(func=cmd_run)
+    ingest = sub.add_parser("ingest", help="copy files into the drop folder and process them now")
+    ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.set_defaults(func=cmd_ingest)
+    report = sub.add_parser("report", help="render the weekly report and the index")
+    report.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""The one ``Definitions`` of meterr: ``dagster dev``, the schedules, the sensor and the CLI all
+load this module, so every path runs the same assets and the same checks."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from dagster_project.assets.dbt import meterr_dbt_models
+from dagster_project.assets.drop_folder import drop_folder_files
+from dagster_project.assets.reports import weekly_report
+from dagster_project.dbt_project import dbt_project
+from dagster_project.jobs import daily_job, ingest_job, weekly_report_job
+from dagster_project.resources import DropFolder, MeterrSettings
+from dagster_project.schedules import daily_schedule, weekly_report_schedule
+from dagster_project.sensors import drop_folder_sensor
+
+ASSETS = [drop_folder_files, meterr_dbt_models, weekly_report]
+
+
+def resources() -> dict[str, object]:
+    """Resources shared by every run; paths resolve from ``$METERR_HOME`` at run time."""
+    return {
+        "meterr": MeterrSettings(),
+        "drop_folder": DropFolder(),
+        "dbt": DbtCliResource(project_dir=dbt_project),
+    }
+
+
+defs = dg.Definitions(
+    assets=ASSETS,
+    jobs=[ingest_job, daily_job, weekly_report_job],
+    schedules=[daily_schedule, weekly_report_schedule],
+    sensors=[drop_folder_sensor],
+    resources=resources(),
+    # One process per run: DuckDB has one writer, and start-up is paid once (pitfalls.md).
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,239 @@
+"""Processing the drop folder: each file is detected, loaded, gated and committed on its own.
+
+For every pending file: unpack it (gz/zip/encodings), hash each member, skip content already
+loaded, detect the format from content, stream it into a pending table, validate every row with the
+great-expectations gate, and commit rows plus ledger entry in one transaction. The file then moves to
+``archive/``; a file that fails anywhere moves to ``quarantine/`` with ``NAME.error.json`` beside it.
+One bad file never stops the batch.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import shutil
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from ingest import ledger, quality
+from ingest.formats import FORMATS, FormatError, detect_format
+from ingest.loading import commit_batch, create_pending, ensure_table
+from ingest.paths import MeterrHome
+from ingest.unpack import UnsafeFileError, iter_members, read_sample
+from ingest.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+# Names the sensor and the processor never pick up: hidden files and writes still in progress.
+IGNORED_PREFIXES = (".", "~")
+IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".error.json")
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one dropped file or archive member."""
+
+    name: str
+    status: str
+    row_count: int = 0
+    reason: str | None = None
+    format: str | None = None
+    file_sha256: str | None = None
+    raw_table: str | None = None
+    gate_failures: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The CLI's one line: ``loaded N rows``, ``duplicate`` or ``quarantined: REASON``."""
+        if self.status == "loaded":
+            return f"{self.name}: loaded {self.row_count} rows"
+        if self.status == "duplicate":
+            return f"{self.name}: duplicate"
+        return f"{self.name}: quarantined: {self.reason}"
+
+
+def is_candidate(path: Path) -> bool:
+    """True for a file the drop folder should process (not hidden, not a partial write)."""
+    name = path.name
+    return path.is_file() and not name.startswith(IGNORED_PREFIXES) and not name.endswith(
+        IGNORED_SUFFIXES
+    )
+
+
+def pending_files(home: MeterrHome) -> list[Path]:
+    """Every candidate file under ``drop/`` (subfolders included), in a stable order."""
+    if not home.drop.exists():
+        return []
+    return sorted(p for p in home.drop.rglob("*") if is_candidate(p))
+
+
+def origin_of(home: MeterrHome, path: Path) -> str:
+    """'webhook' for payloads the receiver wrote under ``drop/webhooks/``, else 'drop'."""
+    try:
+        relative = path.resolve().relative_to(home.drop)
+    except ValueError:
+        return "drop"
+    return "webhook" if relative.parts[:1] == ("webhooks",) else "drop"
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, tables: Iterable = ()) -> None:
+    """Create every registered raw table (empty if never loaded) and the ledger, so dbt sources
+    always resolve."""
+    ledger.ensure(con)
+    for spec in (*FORMATS, *tables):
+        ensure_table(con, spec)
+
+
+def _unique_destination(folder: Path, relative: Path) -> Path:
+    target = folder / relative
+    if not target.exists() and not target.with_name(target.name + ".error.json").exists():
+        return target
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return target.with_name(f"{stamp}-{target.name}")
+
+
+def _relative_to_drop(home: MeterrHome, path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(home.drop)
+    except ValueError:
+        return Path(path.name)
+
+
+def archive_file(home: MeterrHome, path: Path) -> Path:
+    """Move a processed file into ``archive/YYYY-MM-DD/`` (keeping its drop subfolder)."""
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    target = _unique_destination(home.archive / day, _relative_to_drop(home, path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(path), target)
+    return target
+
+
+def quarantine_file(
+    home: MeterrHome, path: Path, reason: str, fmt: str | None, members: list[dict] | None = None
+) -> Path:
+    """Move a failed file into ``quarantine/`` with ``NAME.error.json`` (reason, format, time)."""
+    target = _unique_destination(home.quarantine, _relative_to_drop(home, path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(path), target)
+    error = {
+        "file": path.name,
+        "reason": reason,
+        "detected_format": fmt,
+        "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if members:
+        error["members"] = members
+    target.with_name(target.name + ".error.json").write_text(json.dumps(error, indent=2) + "\n")
+    return target
+
+
+def _process_member(
+    con: duckdb.DuckDBPyConnection, name: str, path: Path, origin: str, now: datetime
+) -> FileOutcome:
+    digest = ledger.sha256_of(path)
+    if ledger.already_loaded(con, digest):
+        return FileOutcome(name, "duplicate", file_sha256=digest)
+    fmt = detect_format(read_sample(path, name))
+    if fmt is None:
+        head = read_sample(path, name).first_line[:120]
+        return FileOutcome(
+            name, "quarantined", file_sha256=digest,
+            reason=f"no known format (first line: {head!r})",
+        )
+    pending = create_pending(con, fmt, origin=origin)
+    try:
+        rows = fmt.load(con, path, pending, digest)
+    except FormatError as exc:
+        return FileOutcome(name, "quarantined", reason=str(exc), format=fmt.name, file_sha256=digest)
+    gate = quality.validate(con, fmt, pending, now=now)
+    if not gate.passed:
+        return FileOutcome(
+            name, "quarantined", rows, gate.reason(), fmt.name, digest, fmt.qualified_table,
+            gate.failures,
+        )
+    ledger_row = ledger.row_params(
+        digest, name, fmt.name, "loaded", rows, None,
+        raw_table=fmt.qualified_table, origin=origin, at=now,
+    )
+    commit_batch(con, fmt, pending, extra_statements=((ledger.INSERT, ledger_row),))
+    return FileOutcome(name, "loaded", rows, None, fmt.name, digest, fmt.qualified_table)
+
+
+def process_file(
+    con: duckdb.DuckDBPyConnection, home: MeterrHome, path: Path, *, now: datetime | None = None
+) -> list[FileOutcome]:
+    """Load one dropped file (all its members), then archive or quarantine it. Never raises for
+    bad input: every failure becomes a quarantined outcome with a reason."""
+    now = now or datetime.now(UTC)
+    origin = origin_of(home, path)
+    workdir = home.work / "current"
+    outcomes: list[FileOutcome] = []
+    try:
+        for member in iter_members(path, workdir):
+            try:
+                outcomes.append(_process_member(con, member.name, member.path, origin, now))
+            except (duckdb.Error, UnicodeError, OSError) as exc:
+                outcomes.append(
+                    FileOutcome(member.name, "quarantined", reason=f"could not read: {exc}")
+                )
+        if not outcomes:
+            outcomes.append(FileOutcome(path.name, "quarantined", reason="archive has no files"))
+    except (UnsafeFileError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, OSError) as exc:
+        outcomes.append(FileOutcome(path.name, "quarantined", reason=str(exc) or type(exc).__name__))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    bad = [o for o in outcomes if o.status == "quarantined"]
+    if bad:
+        reason = bad[0].reason if len(outcomes) == 1 else "; ".join(
+            f"{o.name}: {o.reason}" for o in bad
+        )
+        stored = quarantine_file(
+            home, path, reason or "unknown", bad[0].format,
+            [asdict(o) for o in outcomes] if len(outcomes) > 1 else None,
+        )
+        for outcome in bad:
+            ledger.record(
+                con, outcome.file_sha256 or ledger.sha256_of(stored), outcome.name, outcome.format,
+                "quarantined", outcome.row_count, outcome.reason, raw_table=outcome.raw_table,
+                origin=origin, stored_path=str(stored), at=now,
+            )
+    else:
+        stored = archive_file(home, path)
+    for outcome in outcomes:
+        if outcome.status == "duplicate":
+            ledger.record(
+                con, outcome.file_sha256, outcome.name, None, "duplicate", 0, None,
+                origin=origin, stored_path=str(stored), at=now,
+            )
+    return outcomes
+
+
+def process_drop_folder(
+    home: MeterrHome,
+    files: Iterable[Path] | None = None,
+    *,
+    extra_tables: Iterable = (),
+    on_file: Callable[[FileOutcome], None] | None = None,
+) -> list[FileOutcome]:
+    """Process ``files`` (default: everything pending in ``drop/``) under the writer lock."""
+    home.ensure()
+    chosen = list(files) if files is not None else pending_files(home)
+    outcomes: list[FileOutcome] = []
+    with connect(home) as con:
+        ensure_raw_tables(con, extra_tables)
+        for path in chosen:
+            if not path.exists():
+                log.info("skipping %s: no longer in the drop folder", path)
+                continue
+            for outcome in process_file(con, home, path):
+                log.info(outcome.line())
+                outcomes.append(outcome)
+                if on_file:
+                    on_file(outcome)
+    return outcomes

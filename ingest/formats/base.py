@@ -1,0 +1,167 @@
+"""What every drop-folder format provides: detection from content, a raw table, a streaming loader.
+
+A format module builds one :class:`ExportFormat`. The registry in ``ingest.formats`` tries each
+format's ``detect`` on a decoded sample of the file's head, in order, and the first that says yes
+loads the file. Loaders stream with DuckDB (``read_csv`` / ``read_json``) into a *pending* table that
+has the raw table's columns; the gate validates it and only then is it committed to ``raw.<table>``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+# Columns every raw table carries besides the format's own: which file (or API pull) a row came from,
+# where in it, and when meterr loaded it.
+# ``_origin`` says how the batch arrived: 'drop' (a dropped file), 'webhook' (a pushed payload) or
+# 'api' (a provider API pull); loaders never set it, the pending table's default does.
+LINEAGE_COLUMNS: dict[str, str] = {
+    "_file_sha256": "VARCHAR",
+    "_row_number": "BIGINT",
+    "_loaded_at": "TIMESTAMP",
+    "_origin": "VARCHAR",
+}
+ORIGINS = ("drop", "webhook", "api")
+
+# Providers meterr knows by name (lower case). Anything else fails the gate's "known provider" rule.
+KNOWN_PROVIDERS: tuple[str, ...] = (
+    "openai",
+    "anthropic",
+    "google",
+    "azure",
+    "aws",
+    "mistral",
+    "cohere",
+    "groq",
+    "deepseek",
+    "xai",
+    "together",
+    "fireworks",
+    "perplexity",
+    "openrouter",
+    "stability",
+    "meta",
+)
+
+
+class FormatError(ValueError):
+    """The file looked like a format but could not be read as one; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The decoded head of a file (BOM stripped), for content detection."""
+
+    text: str
+    name: str
+
+    @property
+    def first_line(self) -> str:
+        return self.text.split("\n", 1)[0].strip("\r")
+
+    def csv_header(self) -> list[str] | None:
+        """The first row parsed as CSV (names stripped of quotes and spaces), or None if not CSV-like."""
+        line = self.first_line
+        if "," not in line or line.lstrip().startswith(("{", "[")):
+            return None
+        try:
+            row = next(csv.reader(io.StringIO(line)))
+        except (csv.Error, StopIteration):
+            return None
+        return [cell.strip().strip('"').strip() for cell in row]
+
+    def first_json_object(self) -> dict | None:
+        """The first JSON object of a JSON Lines file or JSON array, if the sample holds one whole."""
+        stripped = self.text.lstrip()
+        if stripped.startswith("{"):
+            line = stripped.split("\n", 1)[0]
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                return None
+            return obj if isinstance(obj, dict) else None
+        if stripped.startswith("["):
+            decoder = json.JSONDecoder()
+            body = stripped[1:].lstrip()
+            if not body.startswith("{"):
+                return None
+            try:
+                obj, _ = decoder.raw_decode(body)
+            except json.JSONDecodeError:
+                return None
+            return obj if isinstance(obj, dict) else None
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawTable:
+    """A table in the ``raw`` schema and the rules its rows must pass before they are committed.
+
+    Export formats and API endpoints both describe their landing table with one of these; the gate
+    (``ingest.quality``) and the commit (``ingest.loading``) work from it alone.
+    """
+
+    raw_table: str
+    """Bare table name in the ``raw`` schema."""
+    columns: dict[str, str]
+    """The raw table's own columns and DuckDB types (lineage columns are added)."""
+    key: tuple[str, ...] = ()
+    """Columns that identify a record across files; a newer copy replaces an older one."""
+    replace_by: tuple[str, ...] = ()
+    """For day-level exports: columns whose value set a new file replaces (e.g. day and account)."""
+    timestamp_column: str = ""
+    """The column the gate checks for a sane time range."""
+    non_negative: tuple[str, ...] = ()
+    """Counts and costs the gate requires to be >= 0."""
+    required: tuple[str, ...] = ()
+    """Columns that may not be NULL."""
+    provider_column: str | None = None
+    """The column the gate checks against :data:`KNOWN_PROVIDERS`, if the table carries one."""
+
+    @property
+    def name(self) -> str:
+        return self.raw_table
+
+    @property
+    def all_columns(self) -> dict[str, str]:
+        return {**LINEAGE_COLUMNS, **self.columns}
+
+    @property
+    def qualified_table(self) -> str:
+        return f"raw.{self.raw_table}"
+
+    def create_sql(self, table: str, *, temp: bool = False, origin: str = "drop") -> str:
+        """DDL for a table with this spec's columns; ``origin`` is the ``_origin`` default."""
+        if origin not in ORIGINS:
+            raise ValueError(f"unknown origin {origin!r}")
+        cols = ", ".join(
+            f'"{name}" {dtype}' + (f" DEFAULT '{origin}'" if name == "_origin" else "")
+            for name, dtype in self.all_columns.items()
+        )
+        kind = "TEMP TABLE" if temp else "TABLE"
+        return f"CREATE {kind} IF NOT EXISTS {table} ({cols})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportFormat(RawTable):
+    """One drop-folder format: how to recognise it and where its rows land."""
+
+    format_name: str
+    """Format name recorded in ``meta.ingested_files.format`` (e.g. ``custom``)."""
+    source: str
+    """The contract's ``source`` value its rows get in ``marts.fct_usage_daily``."""
+    detect: Callable[[Sample], bool]
+    load: Callable[[duckdb.DuckDBPyConnection, Path, str, str], int]
+    """``load(con, path, pending_table, file_sha256)`` inserts every row and returns the count.
+
+    Raises :class:`FormatError` with a precise reason (row numbers for bad cells)."""
+
+    @property
+    def name(self) -> str:
+        return self.format_name

@@ -1,0 +1,201 @@
+"""The quality gate: great-expectations suites, built in code, run over every row before a commit.
+
+Rows are pulled from the pending DuckDB table in chunks of about a million (GX's per-batch overhead
+makes small chunks slow; a whole-file frame would not fit for multi-GB files). Uniqueness of keys
+spans chunks, so it is checked in SQL where the data is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import duckdb
+
+from ingest.formats.base import KNOWN_PROVIDERS, RawTable
+
+CHUNK_ROWS = 1_000_000
+# Usage before 2020 predates every API meterr reads; anything after "now" (plus clock skew) is bad.
+EARLIEST = datetime(2020, 1, 1)
+CLOCK_SKEW = timedelta(minutes=10)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateResult:
+    """What the gate found for one batch (one file or one API partition)."""
+
+    rows: int = 0
+    failures: list[str] = field(default_factory=list)
+    expectations: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def reason(self) -> str:
+        return "failed the quality gate: " + "; ".join(self.failures)
+
+
+@lru_cache(maxsize=1)
+def _gx() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+    return gx
+
+
+@lru_cache(maxsize=1)
+def _batch_definition() -> Any:
+    gx = _gx()
+    context = gx.get_context(mode="ephemeral")
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # Progress bars on stderr would drown the CLI's own one-line-per-file output.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_pandas("meterr_pending")
+    asset = source.add_dataframe_asset("pending_rows")
+    return asset.add_batch_definition_whole_dataframe("whole_chunk")
+
+
+def build_expectations(fmt: RawTable, *, now: datetime | None = None) -> list[Any]:
+    """The expectations of ``fmt``'s suite: columns, nulls, signs, time range, provider names."""
+    gx = _gx()
+    now = (now or datetime.now(UTC)).replace(tzinfo=None)
+    exps: list[Any] = [gx.expectations.ExpectTableColumnsToMatchSet(column_set=list(fmt.all_columns))]
+    for col in fmt.required:
+        exps.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=col))
+    for col in fmt.non_negative:
+        exps.append(gx.expectations.ExpectColumnValuesToBeBetween(column=col, min_value=0))
+    if fmt.timestamp_column:
+        exps.append(
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column=fmt.timestamp_column,
+                min_value=EARLIEST,
+                max_value=now + CLOCK_SKEW,
+            )
+        )
+    if fmt.provider_column:
+        exps.append(
+            gx.expectations.ExpectColumnValuesToBeInSet(
+                column=fmt.provider_column, value_set=list(KNOWN_PROVIDERS)
+            )
+        )
+    return exps
+
+
+def _describe(result: Any) -> str:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",)}
+    res = result.result or {}
+    unexpected = res.get("unexpected_count")
+    sample = res.get("partial_unexpected_list") or []
+    text = f"{config.type}({', '.join(f'{k}={v}' for k, v in kwargs.items() if k != 'value_set')})"
+    if unexpected:
+        text += f": {unexpected} unexpected row(s), e.g. {[str(s) for s in sample[:3]]}"
+    elif res.get("details"):
+        text += f": {res['details']}"
+    return text
+
+
+def _select_for_validation(fmt: RawTable, table: str) -> str:
+    # Decimals are validated as doubles: GX compares floats, and sign/range checks don't need cents.
+    cols = []
+    for name, dtype in fmt.all_columns.items():
+        if dtype.upper().startswith("DECIMAL"):
+            cols.append(f'CAST("{name}" AS DOUBLE) AS "{name}"')
+        else:
+            cols.append(f'"{name}"')
+    return f"SELECT {', '.join(cols)} FROM {table}"
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    fmt: RawTable,
+    table: str,
+    *,
+    now: datetime | None = None,
+) -> GateResult:
+    """Validate every row of ``table`` (shaped like ``fmt``'s raw table) and say what failed."""
+    result = GateResult()
+    result.rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    expectations = build_expectations(fmt, now=now)
+    result.expectations = len(expectations) + (1 if fmt.key else 0)
+    failures: dict[str, str] = {}
+    if result.rows:
+        batch_definition = _batch_definition()
+        cursor = con.execute(_select_for_validation(fmt, table))
+        while True:
+            frame = cursor.fetch_df_chunk(CHUNK_ROWS // 2048)
+            if frame is None or frame.empty:
+                break
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            suite = _gx().ExpectationSuite(name=f"{fmt.name}_gate", expectations=expectations)
+            outcome = batch.validate(suite)
+            for one in outcome.results:
+                if not one.success:
+                    config = one.expectation_config
+                    key = f"{config.type}:{config.kwargs.get('column', '')}"
+                    failures.setdefault(key, _describe(one))
+    if fmt.key:
+        keys = ", ".join(f'"{k}"' for k in fmt.key)
+        not_null = " AND ".join(f'"{k}" IS NOT NULL' for k in fmt.key)
+        dupes = con.execute(
+            f"SELECT {keys}, count(*) FROM {table} WHERE {not_null} "
+            f"GROUP BY ALL HAVING count(*) > 1 LIMIT 3"
+        ).fetchall()
+        if dupes:
+            shown = ", ".join(str(row[:-1] if len(row) > 2 else row[0]) for row in dupes)
+            failures["unique"] = f"duplicate key ({', '.join(fmt.key)}): {shown}"
+    result.failures = list(failures.values())
+    return result
+
+
+def raw_invariant_violations(
+    con: duckdb.DuckDBPyConnection, spec: RawTable, *, now: datetime | None = None
+) -> list[str]:
+    """Invariants re-checked in SQL over everything committed to ``raw.<table>`` (cheap, whole
+    table): a violation here means bad rows got past the gate and must block the marts."""
+    table = spec.qualified_table
+    now = (now or datetime.now(UTC)).replace(tzinfo=None) + CLOCK_SKEW
+    checks: list[tuple[str, str]] = []
+    for col in spec.non_negative:
+        checks.append((f"{col} < 0", f'"{col}" < 0'))
+    for col in spec.required:
+        checks.append((f"{col} is null", f'"{col}" IS NULL'))
+    if spec.timestamp_column:
+        ts = f'"{spec.timestamp_column}"'
+        checks.append(
+            (f"{spec.timestamp_column} out of range",
+             f"{ts} < TIMESTAMP '{EARLIEST:%Y-%m-%d}' OR {ts} > TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}'")
+        )
+    if spec.provider_column:
+        known = ", ".join(f"'{p}'" for p in KNOWN_PROVIDERS)
+        checks.append(
+            (f"unknown {spec.provider_column}", f'"{spec.provider_column}" NOT IN ({known})')
+        )
+    violations = []
+    if checks:
+        counts = con.execute(
+            "SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond in checks)
+            + f" FROM {table}"
+        ).fetchone()
+        violations = [f"{n} row(s): {label}" for (label, _), n in zip(checks, counts, strict=True) if n]
+    if spec.key:
+        keys = ", ".join(f'"{k}"' for k in spec.key)
+        not_null = " AND ".join(f'"{k}" IS NOT NULL' for k in spec.key)
+        dupes = con.execute(
+            f"SELECT count(*) FROM (SELECT {keys} FROM {table} WHERE {not_null} "
+            f"GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchone()[0]
+        if dupes:
+            violations.append(f"{dupes} duplicate key(s) on ({', '.join(spec.key)})")
+    return violations

@@ -1,0 +1,78 @@
+"""The DuckDB warehouse: one writer at a time, short-lived connections, schemas created on demand.
+
+DuckDB allows a single writing process per file. Every writer (ingest, API pulls, dbt, the report)
+takes an exclusive ``fcntl`` lock on ``warehouse.duckdb.lock`` first, so a second run started by the
+sensor, a schedule or the CLI waits for the first instead of failing on DuckDB's file lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from ingest.paths import MeterrHome
+
+# How long a writer waits for another run to finish before giving up with a clear error.
+LOCK_TIMEOUT_S = 3600.0
+
+SCHEMAS = ("raw", "meta")
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another meterr run held the warehouse for longer than the lock timeout."""
+
+
+@contextmanager
+def writer_lock(warehouse: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the exclusive cross-process writer lock for ``warehouse`` (waits, never fails fast)."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = warehouse.with_name(warehouse.name + ".lock")
+    with open(lock_path, "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseBusyError(
+                        f"{warehouse} is locked by another meterr run for over {timeout_s:.0f}s"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _configure(con: duckdb.DuckDBPyConnection) -> None:
+    # No extension may be fetched at run time (the machine has no internet).
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET TimeZone = 'UTC'")
+
+
+@contextmanager
+def connect(home: MeterrHome, *, write: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse; writers hold the writer lock for the connection's life."""
+    if not write:
+        con = duckdb.connect(str(home.warehouse), read_only=True)
+        try:
+            _configure(con)
+            yield con
+        finally:
+            con.close()
+        return
+    with writer_lock(home.warehouse):
+        con = duckdb.connect(str(home.warehouse))
+        try:
+            _configure(con)
+            for schema in SCHEMAS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            yield con
+        finally:
+            con.close()
