@@ -170,6 +170,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhooks_serve(args: argparse.Namespace) -> int:
+    from ingest.webhooks import serve
+
+    serve(host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meterr",
@@ -186,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render the weekly report and the index")
     report.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")
     report.set_defaults(func=cmd_report)
+    webhooks = sub.add_parser("webhooks", help="the webhook receiver")
+    webhooks_sub = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    serve = webhooks_sub.add_parser("serve", help="receive signed payloads into the drop folder")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787)
+    serve.set_defaults(func=cmd_webhooks_serve)
     return parser
 
 

@@ -20,6 +20,10 @@ DBT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 
+# The dbt installed beside this Python (the venv's), so no PATH set-up is needed.
+_VENV_DBT = Path(sys.executable).with_name("dbt")
+DBT_EXECUTABLE = str(_VENV_DBT) if _VENV_DBT.exists() else "dbt"
+
 
 def _newest_source_mtime() -> float:
     newest = 0.0
@@ -46,8 +50,7 @@ def ensure_manifest() -> Path:
     manifest = dbt_project.manifest_path
     if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
         return manifest
-    dbt = Path(sys.executable).with_name("dbt")
-    command = [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet",
+    command = [DBT_EXECUTABLE, "parse", "--quiet",
                "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
     done = subprocess.run(command, env=dbt_env(), capture_output=True, text=True, check=False)
     if done.returncode != 0 or not manifest.exists():

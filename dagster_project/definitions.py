@@ -9,7 +9,7 @@ from dagster_dbt import DbtCliResource
 from dagster_project.assets.dbt import meterr_dbt_models
 from dagster_project.assets.drop_folder import drop_folder_files
 from dagster_project.assets.reports import weekly_report
-from dagster_project.dbt_project import dbt_project
+from dagster_project.dbt_project import DBT_EXECUTABLE, dbt_project
 from dagster_project.jobs import daily_job, ingest_job, weekly_report_job
 from dagster_project.resources import DropFolder, MeterrSettings
 from dagster_project.schedules import daily_schedule, weekly_report_schedule
@@ -23,7 +23,7 @@ def resources() -> dict[str, object]:
     return {
         "meterr": MeterrSettings(),
         "drop_folder": DropFolder(),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
 
 

@@ -5,8 +5,6 @@ the folder; entries vanish once a run archives or quarantines the file, so it st
 carry the file's digest. The sensor only lists and hashes files: it never opens DuckDB.
 """
 
-from __future__ import annotations
-
 import json
 import time
 

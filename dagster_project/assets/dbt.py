@@ -4,8 +4,6 @@ Sources in ``raw`` map to the Python raw assets' keys (``raw/<table>``), models 
 ``<schema>/<model>``, so lineage runs unbroken from a dropped file or API pull to the report.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from typing import Any

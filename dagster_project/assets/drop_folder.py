@@ -5,8 +5,6 @@ processes the pending files, yields a materialization per raw table and the qual
 as a blocking check on each. Bad files never reach ``raw``: the gate runs before the commit.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """The weekly HTML savings report: last in the lineage, after every mart it reads."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from dagster_project.assets.dbt import meterr_dbt_models

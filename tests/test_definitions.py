@@ -1,0 +1,65 @@
+"""The one Definitions: it loads, lineage is unbroken, every dbt source is a Dagster asset."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from dagster_project.assets.dbt import meterr_dbt_models
+from dagster_project.dbt_project import dbt_project
+from dagster_project.definitions import defs
+
+
+def _keys() -> set[str]:
+    return {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+
+
+def test_definitions_validate() -> None:
+    dg.Definitions.validate_loadable(defs)
+    assert {"ingest_job", "daily_job", "weekly_report_job"} <= {
+        j.name for j in defs.resolve_all_job_defs()
+    }
+    assert defs.resolve_schedule_def("daily_schedule")
+    assert defs.resolve_schedule_def("weekly_report_schedule")
+    assert defs.resolve_sensor_def("drop_folder_sensor")
+
+
+def test_every_dbt_source_is_a_python_asset() -> None:
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    sources = {f"{s['schema']}/{s['name']}" for s in manifest["sources"].values()}
+    assert sources, "the dbt project declares its raw sources"
+    python_keys = {
+        k.to_user_string()
+        for a in defs.assets
+        if a is not meterr_dbt_models
+        for k in a.keys
+    }
+    assert sources <= python_keys, f"dbt sources with no Python asset: {sources - python_keys}"
+
+
+def test_lineage_runs_from_raw_to_report() -> None:
+    graph = defs.resolve_asset_graph()
+    report = dg.AssetKey(["reports", "weekly_report"])
+    upstream = {k.to_user_string() for k in graph.get(report).parent_keys}
+    assert "marts/fct_usage_daily" in upstream
+
+    def ancestors(key: dg.AssetKey) -> set[dg.AssetKey]:
+        seen: set[dg.AssetKey] = set()
+        todo = [key]
+        while todo:
+            for parent in graph.get(todo.pop()).parent_keys:
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+    names = {k.to_user_string() for k in ancestors(report)}
+    assert {"raw/custom_usage", "staging/stg_custom__usage", "marts/fct_usage_daily"} <= names
+
+
+def test_raw_assets_carry_a_blocking_quality_gate() -> None:
+    graph = defs.resolve_asset_graph()
+    check_key = dg.AssetCheckKey(dg.AssetKey(["raw", "custom_usage"]), "quality_gate")
+    spec = graph.get_check_spec(check_key)
+    assert spec.blocking

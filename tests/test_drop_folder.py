@@ -1,0 +1,148 @@
+"""The drop folder without Dagster: ledger, duplicates, quarantine, gate, archive (real DuckDB)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.drop import pending_files, process_drop_folder
+from ingest.paths import MeterrHome
+from ingest.warehouse import writer_lock
+from tests.conftest import usage_row, write_custom_csv
+
+
+def _raw_totals(home: MeterrHome) -> tuple:
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(
+            "SELECT count(*), sum(input_tokens), sum(output_tokens) FROM raw.custom_usage"
+        ).fetchone()
+
+
+def _ledger(home: MeterrHome) -> list[tuple]:
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(
+            "SELECT file_name, status, row_count, format FROM meta.ingested_files "
+            "ORDER BY ingested_at, file_name"
+        ).fetchall()
+
+
+def test_good_file_loads_and_is_archived(home: MeterrHome) -> None:
+    rows = [usage_row(i) for i in range(10)]
+    write_custom_csv(home.drop / "team" / "usage.csv", rows)
+    outcomes = process_drop_folder(home)
+    assert [o.line() for o in outcomes] == ["usage.csv: loaded 10 rows"]
+    assert _raw_totals(home) == (
+        10, sum(r["input_tokens"] for r in rows), sum(r["output_tokens"] for r in rows)
+    )
+    assert pending_files(home) == []
+    archived = list(home.archive.rglob("usage.csv"))
+    assert len(archived) == 1 and archived[0].parent.name == "team"
+
+
+def test_same_bytes_again_is_a_duplicate_and_changes_nothing(home: MeterrHome) -> None:
+    path = write_custom_csv(home.drop / "a.csv", [usage_row(i) for i in range(4)])
+    data = path.read_bytes()
+    process_drop_folder(home)
+    before = _raw_totals(home)
+    (home.drop / "renamed.csv").write_bytes(data)
+    (home.drop / "zipped.csv.gz").write_bytes(gzip.compress(data))
+    outcomes = process_drop_folder(home)
+    assert sorted(o.status for o in outcomes) == ["duplicate", "duplicate"]
+    assert _raw_totals(home) == before
+    assert [r[1] for r in _ledger(home)].count("loaded") == 1
+
+
+def test_corrupt_file_is_quarantined_while_good_file_in_same_batch_loads(home: MeterrHome) -> None:
+    write_custom_csv(home.drop / "good.csv", [usage_row(i) for i in range(3)])
+    corrupt = home.drop / "corrupt.csv"
+    corrupt.write_bytes(b"timestamp,provider,model,input_tokens\n2026-10-01,openai,\"gpt\n\x00\xff")
+    outcomes = {o.name: o for o in process_drop_folder(home)}
+    assert outcomes["good.csv"].status == "loaded"
+    assert outcomes["corrupt.csv"].status == "quarantined"
+    kept = home.quarantine / "corrupt.csv"
+    assert kept.read_bytes().endswith(b"\x00\xff"), "quarantine keeps the bytes"
+    error = json.loads((home.quarantine / "corrupt.csv.error.json").read_text())
+    assert error["reason"] and error["detected_format"] == "custom" and error["quarantined_at"]
+    assert _raw_totals(home)[0] == 3
+
+
+def test_gate_failure_is_quarantined_with_the_failing_expectations(home: MeterrHome) -> None:
+    write_custom_csv(home.drop / "ok.csv", [usage_row(i) for i in range(2)])
+    process_drop_folder(home)
+    before = _raw_totals(home)
+    write_custom_csv(
+        home.drop / "bad.csv",
+        [usage_row(10, input_tokens=-5), usage_row(11, provider="acme-llm"),
+         usage_row(12, timestamp="2019-06-01T00:00:00Z"), usage_row(13, request_id="req-00013"),
+         usage_row(14, request_id="req-00013")],
+    )
+    [outcome] = process_drop_folder(home)
+    assert outcome.status == "quarantined"
+    reason = json.loads((home.quarantine / "bad.csv.error.json").read_text())["reason"]
+    for expected in ("input_tokens", "provider", "timestamp", "duplicate key"):
+        assert expected in reason
+    assert _raw_totals(home) == before
+    assert _ledger(home)[-1][:2] == ("bad.csv", "quarantined")
+
+
+def test_unknown_format_and_empty_file(home: MeterrHome) -> None:
+    (home.drop / "notes.txt").write_text("just some notes\n")
+    (home.drop / "empty.csv").write_text("")
+    outcomes = {o.name: o for o in process_drop_folder(home)}
+    assert outcomes["notes.txt"].status == "quarantined"
+    assert "no known format" in outcomes["notes.txt"].reason
+    assert outcomes["empty.csv"].status == "quarantined"
+
+
+def test_hidden_and_partial_files_are_left_alone(home: MeterrHome) -> None:
+    write_custom_csv(home.drop / ".hidden.csv", [usage_row(1)])
+    write_custom_csv(home.drop / "copying.csv.part", [usage_row(1)])
+    assert process_drop_folder(home) == []
+    assert (home.drop / ".hidden.csv").exists() and (home.drop / "copying.csv.part").exists()
+
+
+def test_newer_copy_of_a_request_replaces_the_older_one(home: MeterrHome) -> None:
+    write_custom_csv(home.drop / "v1.csv", [usage_row(1, output_tokens=10)])
+    process_drop_folder(home)
+    write_custom_csv(home.drop / "v2.csv", [usage_row(1, output_tokens=99), usage_row(2)])
+    process_drop_folder(home)
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        got = con.execute(
+            "SELECT request_id, output_tokens FROM raw.custom_usage ORDER BY request_id"
+        ).fetchall()
+    assert got == [("req-00001", 99), ("req-00002", usage_row(2)["output_tokens"])]
+
+
+def test_a_second_writer_waits_for_the_first(home: MeterrHome) -> None:
+    events: list[str] = []
+
+    def hold() -> None:
+        with writer_lock(home.warehouse):
+            events.append("first in")
+            time.sleep(0.8)
+            events.append("first out")
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    time.sleep(0.2)
+    write_custom_csv(home.drop / "x.csv", [usage_row(1)])
+    outcomes = process_drop_folder(home)  # must wait, not fail on DuckDB's lock
+    events.append("second done")
+    thread.join()
+    assert outcomes[0].status == "loaded"
+    assert events == ["first in", "first out", "second done"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_bom_and_utf16_files_load(home: MeterrHome, encoding: str) -> None:
+    text = write_custom_csv(home.drop / "tmp.csv", [usage_row(1), usage_row(2)]).read_text()
+    (home.drop / "tmp.csv").unlink()
+    Path(home.drop / f"{encoding}.csv").write_text(text, encoding=encoding)
+    [outcome] = process_drop_folder(home)
+    assert (outcome.status, outcome.row_count) == ("loaded", 2)

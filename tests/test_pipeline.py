@@ -1,0 +1,144 @@
+"""End to end on a temporary METERR_HOME: real Dagster runs in-process, real dbt build, real DuckDB.
+
+Covers every path a batch can take to the marts (CLI, sensor-launched job, schedule job) and proves
+the gate keeps a failing batch out of all of them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import dagster as dg
+import duckdb
+import pytest
+
+from dagster_project import cli
+from dagster_project.assets.drop_folder import GATE_CHECK
+from dagster_project.definitions import defs
+from dagster_project.resources import DropFolder
+from dagster_project.sensors import drop_folder_sensor
+from ingest.paths import MeterrHome
+from tests.conftest import usage_row, write_custom_csv
+
+pytestmark = pytest.mark.slow
+
+FACT_TOTALS = (
+    "SELECT count(*) > 0, sum(input_tokens), sum(cached_input_tokens), sum(cache_write_tokens), "
+    "sum(output_tokens), sum(request_count), sum(billed_cost_usd) FROM marts.fct_usage_daily"
+)
+
+
+def _query(home: MeterrHome, sql: str):
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _marts_snapshot(home: MeterrHome):
+    return _query(home, "SELECT * FROM marts.fct_usage_daily ORDER BY ALL")
+
+
+def _expected(rows: list[dict]) -> tuple:
+    return (
+        True,
+        sum(r["input_tokens"] for r in rows),
+        sum(r["cached_input_tokens"] for r in rows),
+        sum(r["cache_write_tokens"] for r in rows),
+        sum(r["output_tokens"] for r in rows),
+        sum(r["request_count"] for r in rows),
+        sum((Decimal(r["cost_usd"]) for r in rows if r["cost_usd"] != ""), Decimal(0)),
+    )
+
+
+def _rows() -> list[dict]:
+    rows = [usage_row(i) for i in range(40)]
+    for row in rows[:10]:
+        row["cost_usd"] = "0.012345"
+    rows[5]["provider"] = "anthropic"
+    rows[5]["model"] = "claude-sonnet-4-5"
+    rows[6]["cache_write_tokens"] = 321
+    return rows
+
+
+def _run_job(name: str, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_job_def(name)
+    return job.execute_in_process(run_config=run_config or {}, raise_on_error=False)
+
+
+def test_file_totals_arrive_unchanged_and_reruns_change_nothing(home: MeterrHome, capsys) -> None:
+    rows = _rows()
+    source = write_custom_csv(home.root.parent / "outside" / "usage.csv", rows)
+
+    assert cli.main(["ingest", str(source)]) == 0
+    assert capsys.readouterr().out.strip().endswith("usage.csv: loaded 40 rows")
+    totals = _query(home, FACT_TOTALS)[0]
+    assert totals[:6] == _expected(rows)[:6]
+    assert Decimal(totals[6]) == _expected(rows)[6]
+    snapshot = _marts_snapshot(home)
+
+    # The same bytes again: a duplicate, and the marts do not move.
+    assert cli.main(["ingest", str(source)]) == 0
+    assert capsys.readouterr().out.strip().endswith("usage.csv: duplicate")
+    assert _marts_snapshot(home) == snapshot
+
+    # The whole pipeline again, with nothing new: identical marts.
+    result = _run_job("daily_job")
+    assert result.success
+    assert _marts_snapshot(home) == snapshot
+    assert list(home.weekly_reports.glob("*.html")), "the daily job renders the report"
+
+
+def test_a_batch_failing_the_gate_never_reaches_the_marts(home: MeterrHome, capsys) -> None:
+    good = write_custom_csv(home.root.parent / "in" / "good.csv", _rows())
+    assert cli.main(["ingest", str(good)]) == 0
+    snapshot = _marts_snapshot(home)
+    bad_rows = [usage_row(900 + i, model="evil-model", output_tokens=-1) for i in range(3)]
+
+    # Path 1: the CLI.
+    bad = write_custom_csv(home.root.parent / "in" / "bad.csv", bad_rows)
+    assert cli.main(["ingest", str(bad)]) == 1
+    assert "bad.csv: quarantined: failed the quality gate" in capsys.readouterr().out
+    assert _marts_snapshot(home) == snapshot
+
+    # Path 2: the sensor's run request, executed as the job it targets.
+    dropped = write_custom_csv(home.drop / "bad2.csv", [dict(r, request_id=r["request_id"] + "b")
+                                                         for r in bad_rows])
+    import os
+    import time
+    os.utime(dropped, (time.time() - 60, time.time() - 60))
+    tick = drop_folder_sensor(
+        dg.build_sensor_context(resources={"drop_folder": DropFolder(home=str(home.root))})
+    )
+    [request] = tick.run_requests
+    result = _run_job("ingest_job", request.run_config)
+    [gate] = [
+        e for e in result.get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey(["raw", "custom_usage"]) and e.check_name == GATE_CHECK
+    ]
+    assert not gate.passed
+    assert "bad2.csv" in str(gate.metadata["rejected"].value)
+    assert _marts_snapshot(home) == snapshot
+
+    # Path 3: the schedule's job, with the bad file dropped again.
+    write_custom_csv(home.drop / "bad3.csv", bad_rows)
+    assert _run_job("daily_job").success
+    assert _marts_snapshot(home) == snapshot
+    assert (home.quarantine / "bad3.csv.error.json").exists()
+    assert _query(home, "SELECT count(*) FROM marts.fct_usage_daily WHERE model = 'evil-model'") \
+        == [(0,)]
+
+
+def test_bad_rows_that_reach_raw_block_the_marts(home: MeterrHome) -> None:
+    good = write_custom_csv(home.root.parent / "in" / "good.csv", _rows())
+    assert cli.main(["ingest", str(good)]) == 0
+    snapshot = _marts_snapshot(home)
+    # Simulate rows that got into raw behind the gate's back (e.g. a manual INSERT).
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute(
+            "INSERT INTO raw.custom_usage (_file_sha256, timestamp, provider, model, output_tokens)"
+            " VALUES ('manual', TIMESTAMP '2026-10-03 00:00:00', 'openai', 'gpt-4o', -50)"
+        )
+    result = _run_job("ingest_job")
+    [gate] = [e for e in result.get_asset_check_evaluations()
+              if e.asset_key == dg.AssetKey(["raw", "custom_usage"])]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+    assert _marts_snapshot(home) == snapshot, "a failed blocking check stops dbt in the run"

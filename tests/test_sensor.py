@@ -1,0 +1,67 @@
+"""``drop_folder_sensor`` through ``build_sensor_context``: run requests *and* the new cursor."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import dagster as dg
+
+from dagster_project.resources import DropFolder
+from dagster_project.sensors import drop_folder_sensor
+from ingest.paths import MeterrHome
+from tests.conftest import usage_row, write_custom_csv
+
+
+def _settled(path) -> None:
+    old = time.time() - 60
+    os.utime(path, (old, old))
+
+
+def _tick(home: MeterrHome, cursor: str | None):
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"drop_folder": DropFolder(home=str(home.root))}
+    )
+    return drop_folder_sensor(context)
+
+
+def test_one_run_per_new_file_and_none_for_a_seen_one(home: MeterrHome) -> None:
+    a = write_custom_csv(home.drop / "a.csv", [usage_row(1)])
+    b = write_custom_csv(home.drop / "sub" / "b.csv", [usage_row(2)])
+    for path in (a, b):
+        _settled(path)
+    first = _tick(home, None)
+    assert len(first.run_requests) == 2
+    files = sorted(r.run_config["ops"]["drop_folder_files"]["config"]["files"][0]
+                   for r in first.run_requests)
+    assert files == sorted([str(a), str(b)])
+    assert all(r.tags["meterr/sha256"] in r.run_key for r in first.run_requests)
+    cursor = json.loads(first.cursor)
+    assert set(cursor) == {"a.csv", "sub/b.csv"}
+
+    second = _tick(home, first.cursor)
+    assert second.run_requests == []
+    assert json.loads(second.cursor) == cursor
+
+    c = write_custom_csv(home.drop / "c.csv", [usage_row(3)])
+    _settled(c)
+    third = _tick(home, second.cursor)
+    assert [r.tags["meterr/file"] for r in third.run_requests] == ["c.csv"]
+
+
+def test_unsettled_and_hidden_files_wait(home: MeterrHome) -> None:
+    write_custom_csv(home.drop / "fresh.csv", [usage_row(1)])  # mtime = now: still copying
+    hidden = write_custom_csv(home.drop / ".in-progress.csv", [usage_row(2)])
+    _settled(hidden)
+    result = _tick(home, None)
+    assert result.run_requests == []
+    assert json.loads(result.cursor) == {}
+
+
+def test_processed_files_leave_the_cursor(home: MeterrHome) -> None:
+    a = write_custom_csv(home.drop / "a.csv", [usage_row(1)])
+    _settled(a)
+    first = _tick(home, None)
+    a.unlink()  # a run archived it
+    assert json.loads(_tick(home, first.cursor).cursor) == {}
