@@ -7,6 +7,7 @@ quality gate and dbt tests as the schedules and the sensor.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -35,14 +36,17 @@ def _materialize(selection, run_config: dict | None = None):
     config = dict(run_config or {})
     # Dagster's event log stays quiet on the console; the commands print their own lines.
     config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
-    return dg.materialize(
-        ASSETS,
-        selection=selection,
-        run_config=config,
-        resources=resources(),
-        instance=instance,
-        raise_on_error=False,
-    )
+    # dagster-dbt echoes dbt's log to stdout; send it to stderr as progress so stdout keeps the
+    # commands' own lines (one per file for `meterr ingest`, the report path for `meterr demo`).
+    with contextlib.redirect_stdout(sys.stderr):
+        return dg.materialize(
+            ASSETS,
+            selection=selection,
+            run_config=config,
+            resources=resources(),
+            instance=instance,
+            raise_on_error=False,
+        )
 
 
 def _outcomes(result) -> list[dict]:
@@ -127,10 +131,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _newest_report() -> Path | None:
-    weekly = meterr_home().weekly_reports
-    reports = sorted(weekly.glob("*.html")) if weekly.exists() else []
-    return reports[-1] if reports else None
+def _report_path(result) -> Path | None:
+    """The weekly report the run's report asset wrote (its ``path`` metadata)."""
+    for event in result.get_asset_materialization_events():
+        path = event.event_specific_data.materialization.metadata.get("path")
+        if path is not None:
+            return Path(path.value)
+    return None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -145,8 +152,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     problems = _failures(result)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    newest = _newest_report()
-    if problems or newest is None:
+    newest = _report_path(result)
+    if problems or newest is None or not newest.exists():
         print("demo failed: no report was written", file=sys.stderr)
         return 1
     print(newest)
@@ -154,19 +161,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dagster_project.jobs import FULL_SELECTION
+    from dagster_project.jobs import REPORT_SELECTION
 
     run_config = {"ops": {"reports__weekly_report": {"config": {"week": args.week or ""}}}}
-    result = _materialize(FULL_SELECTION.downstream(depth=0), run_config)
+    result = _materialize(REPORT_SELECTION, run_config)
     problems = _failures(result)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    if problems:
+    path = _report_path(result)
+    if problems or path is None:
         return 1
-    for event in result.get_asset_materialization_events():
-        path = event.event_specific_data.materialization.metadata.get("path")
-        if path is not None:
-            print(path.value)
+    print(path)
     return 0
 
 

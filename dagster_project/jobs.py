@@ -9,7 +9,8 @@ from dagster_project.assets.drop_folder import drop_folder_files
 from dagster_project.assets.reports import weekly_report
 
 INGEST_SELECTION = dg.AssetSelection.assets(drop_folder_files, meterr_dbt_models)
-FULL_SELECTION = INGEST_SELECTION | dg.AssetSelection.assets(weekly_report)
+REPORT_SELECTION = dg.AssetSelection.assets(weekly_report)
+FULL_SELECTION = INGEST_SELECTION | REPORT_SELECTION
 
 ingest_job = dg.define_asset_job(
     "ingest_job",

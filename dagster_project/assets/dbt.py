@@ -34,7 +34,11 @@ class MeterrDbtTranslator(DagsterDbtTranslator):
         return "dbt"
 
 
-TRANSLATOR = MeterrDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+TRANSLATOR = MeterrDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True, enable_source_tests_as_checks=True
+    )
+)
 
 
 @dbt_assets(

@@ -37,11 +37,17 @@ class ReportConfig(dg.Config):
 def weekly_report(
     context: dg.AssetExecutionContext, config: ReportConfig, meterr: MeterrSettings
 ) -> dg.MaterializeResult:
-    from reports import write_reports
+    from reports import write_all_weeks, write_reports
 
     home = meterr.layout()
     with connect(home, write=True) as con:
-        path = write_reports(con, home, week=config.week or None)
+        if config.week:
+            path = write_reports(con, home, week=config.week)
+        else:
+            # Every week with data is (re)rendered so the index links them all and restated
+            # costs show everywhere; the default page is the last complete ISO week.
+            write_all_weeks(con, home)
+            path = write_reports(con, home)
     context.log.info(f"report written to {path}")
     return dg.MaterializeResult(
         metadata={

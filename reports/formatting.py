@@ -1,0 +1,163 @@
+"""Display formatting for report values: money, signed changes, percentages, token counts, dates.
+
+Every function takes the plain values that :mod:`reports.data` returns (floats, ints, ISO date and
+timestamp strings, or ``None``) and returns a plain string. Jinja2 escapes the result like any other
+value, so none of these produce markup. They are registered as template filters in
+:mod:`reports.render`.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+
+# Shown for a missing value (no data, or a cost that no price covers).
+MISSING = "—"
+
+
+def money(value: float | int | None) -> str:
+    """US dollars: ``$1,234.56``; sub-cent amounts keep two significant digits (``$0.0042``)."""
+    if value is None:
+        return MISSING
+    amount = float(value)
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    # DECIMAL(18,6) cannot hold less than a millionth; float noise below that is zero.
+    if amount < 5e-7:
+        return "$0.00"
+    if amount >= 0.01:
+        return f"{sign}${amount:,.2f}"
+    decimals = min(6, -math.floor(math.log10(amount)) + 1)
+    digits = f"{amount:.{decimals}f}".rstrip("0")
+    if float(digits) == 0:
+        return "$0.00"
+    return f"{sign}${digits}"
+
+
+def money_signed(value: float | int | None) -> str:
+    """A change in dollars with an explicit sign: ``+$12.30``, ``-$0.0042``, ``$0.00``."""
+    if value is None:
+        return MISSING
+    text = money(value)
+    if text == "$0.00" or text.startswith("-"):
+        return text
+    return "+" + text
+
+
+def pct(value: float | None) -> str:
+    """A share given as a fraction (0.125 -> ``12.5%``); tiny non-zero shares show as ``<0.1%``."""
+    if value is None:
+        return MISSING
+    share = float(value) * 100
+    if share == 0:
+        return "0%"
+    if 0 < abs(share) < 0.05:
+        return "<0.1%"
+    return f"{share:,.1f}%"
+
+
+def pct_signed(value: float | None) -> str:
+    """A relative change given as a fraction, with sign (0.125 -> ``+12.5%``); ``None`` -> ``n/a``.
+
+    ``None`` means there is nothing to compare with (the previous period had no spend).
+    """
+    if value is None:
+        return "n/a"
+    change = float(value) * 100
+    if abs(change) < 0.05:
+        return "0.0%"
+    sign = "+" if change > 0 else "-"
+    if abs(change) >= 1000:
+        return f"{sign}{abs(change):,.0f}%"
+    return f"{sign}{abs(change):,.1f}%"
+
+
+def num(value: float | int | None) -> str:
+    """A whole number with thousands separators: ``1,234,567``."""
+    if value is None:
+        return MISSING
+    return f"{round(float(value)):,}"
+
+
+_UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
+def compact(value: float | int | None) -> str:
+    """A large count in short form: ``950``, ``1.2K``, ``3.4M``, ``120M``, ``5.6B``."""
+    if value is None:
+        return MISSING
+    number = float(value)
+    sign = "-" if number < 0 else ""
+    number = abs(number)
+    for size, unit in _UNITS:
+        if number >= size * 0.9995:
+            scaled = number / size
+            text = f"{scaled:.0f}" if scaled >= 99.95 else f"{scaled:.1f}".removesuffix(".0")
+            return f"{sign}{text}{unit}"
+    return f"{sign}{round(number):,}"
+
+
+def change_class(value: float | None) -> str:
+    """CSS class for a spend change: ``up`` (spend grew), ``down`` (shrank) or ``flat``."""
+    if value is None or abs(float(value)) < 5e-7:
+        return "flat"
+    return "up" if float(value) > 0 else "down"
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def day_label(value: date | str) -> str:
+    """A day as ``Mon 13 Jan``."""
+    day = _as_date(value)
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def short_day_label(value: date | str) -> str:
+    """A day as ``Mon 13`` (chart axes)."""
+    day = _as_date(value)
+    return f"{day:%a} {day.day}"
+
+
+def full_date(value: date | str | None) -> str:
+    """A day as ``13 Jan 2025``."""
+    if value is None:
+        return MISSING
+    day = _as_date(value)
+    return f"{day.day} {day:%b %Y}"
+
+
+def week_range(start: date | str, end: date | str) -> str:
+    """A week's days: ``13–19 Jan 2025``, ``27 Jan – 2 Feb 2025``, ``30 Dec 2024 – 5 Jan 2025``."""
+    first, last = _as_date(start), _as_date(end)
+    if first.year != last.year:
+        return f"{full_date(first)} – {full_date(last)}"
+    if first.month != last.month:
+        return f"{first.day} {first:%b} – {full_date(last)}"
+    return f"{first.day}–{full_date(last)}"
+
+
+def timestamp(value: datetime | str | None) -> str:
+    """A UTC timestamp as ``2025-01-20 08:15 UTC`` (naive values are taken to be UTC)."""
+    if value is None:
+        return MISSING
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+FILTERS = {
+    "money": money,
+    "money_signed": money_signed,
+    "pct": pct,
+    "pct_signed": pct_signed,
+    "num": num,
+    "compact": compact,
+    "change_class": change_class,
+    "day_label": day_label,
+    "full_date": full_date,
+    "week_range": week_range,
+    "timestamp": timestamp,
+}
