@@ -26,7 +26,7 @@ def _progress(message: str) -> None:
     print(f"meterr: {message}", file=sys.stderr, flush=True)
 
 
-def _materialize(selection, run_config: dict | None = None):
+def _materialize(selection, run_config: dict | None = None, tags: dict | None = None):
     """Run ``selection`` of the one Definitions in this process; returns the Dagster result."""
     import dagster as dg
 
@@ -46,6 +46,7 @@ def _materialize(selection, run_config: dict | None = None):
             resources=resources(),
             instance=instance,
             raise_on_error=False,
+            tags=tags,
         )
 
 
@@ -119,16 +120,69 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if quarantined or problems else 0
 
 
+def api_window(home, today=None) -> tuple | None:
+    """The UTC days ``meterr run`` pulls from the APIs: the last 30 the first time an integration's
+    endpoint is seen, else the last 3 (providers revise recent buckets). None: no key anywhere."""
+    from datetime import UTC, datetime, timedelta
+
+    from dagster_project.schedules import api_window_days
+    from ingest.integrations import IntegrationSecretError, enabled_integrations, env_integrations
+    from ingest.providers.sync import endpoints_for, last_synced_days
+
+    integrations = list(env_integrations())
+    try:
+        integrations += enabled_integrations(home)
+    except IntegrationSecretError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+    if not integrations:
+        return None
+    today = today or datetime.now(UTC).date()
+    pulled = all(
+        endpoint.name in last_synced_days(home, integration.integration_id)
+        for integration in integrations
+        for endpoint in endpoints_for(integration.provider)
+    )
+    return today - timedelta(days=api_window_days(pulled) - 1), today
+
+
+def _pull_apis(home) -> list[str]:
+    from dagster_project.assets.provider_apis import PARTITION_RANGE_END, PARTITION_RANGE_START
+    from dagster_project.jobs import PROVIDER_API_SELECTION
+
+    window = api_window(home)
+    if window is None:
+        _progress(
+            "no provider API key configured (OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY or "
+            "`meterr integrations add`): skipping the API pull"
+        )
+        return []
+    first, last = window
+    _progress(f"pulling provider usage and cost APIs for {first}..{last}")
+    result = _materialize(
+        PROVIDER_API_SELECTION,
+        tags={PARTITION_RANGE_START: first.isoformat(), PARTITION_RANGE_END: last.isoformat()},
+    )
+    problems = _failures(result)
+    for evaluation in result.get_asset_check_evaluations():
+        rejected = evaluation.metadata.get("rejected_windows")
+        for line in (rejected.value if rejected is not None else []):
+            problems.append(line)
+    return problems
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    home = meterr_home().ensure()
+    api_problems = _pull_apis(home)
+    for problem in api_problems:
+        print(f"error: {problem}", file=sys.stderr)
     result = _run_pipeline(None, report=True)
     for outcome in _outcomes(result):
         print(outcome["line"], flush=True)
     problems = _failures(result)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    home = meterr_home()
     print(home.reports / "index.html")
-    return 1 if problems else 0
+    return 1 if problems or api_problems else 0
 
 
 def _report_path(result) -> Path | None:
@@ -198,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render the weekly report and the index")
     report.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")
     report.set_defaults(func=cmd_report)
+    from ingest.integrations_cli import add_subparsers as add_integrations
+
+    add_integrations(sub).set_defaults(func=lambda a: a.handler(a))
     webhooks = sub.add_parser("webhooks", help="the webhook receiver")
     webhooks_sub = webhooks.add_subparsers(dest="webhooks_command", required=True)
     serve = webhooks_sub.add_parser("serve", help="receive signed payloads into the drop folder")

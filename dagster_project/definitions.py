@@ -8,14 +8,19 @@ from dagster_dbt import DbtCliResource
 
 from dagster_project.assets.dbt import meterr_dbt_models
 from dagster_project.assets.drop_folder import drop_folder_files
+from dagster_project.assets.provider_apis import PROVIDER_API_ASSETS, ProviderApis
 from dagster_project.assets.reports import weekly_report
 from dagster_project.dbt_project import DBT_EXECUTABLE, dbt_project
-from dagster_project.jobs import daily_job, ingest_job, weekly_report_job
+from dagster_project.jobs import daily_job, ingest_job, provider_api_job, weekly_report_job
 from dagster_project.resources import DropFolder, MeterrSettings
-from dagster_project.schedules import daily_schedule, weekly_report_schedule
+from dagster_project.schedules import (
+    daily_schedule,
+    provider_api_schedule,
+    weekly_report_schedule,
+)
 from dagster_project.sensors import drop_folder_sensor
 
-ASSETS = [drop_folder_files, meterr_dbt_models, weekly_report]
+ASSETS = [*PROVIDER_API_ASSETS, drop_folder_files, meterr_dbt_models, weekly_report]
 
 
 def resources() -> dict[str, object]:
@@ -23,14 +28,15 @@ def resources() -> dict[str, object]:
     return {
         "meterr": MeterrSettings(),
         "drop_folder": DropFolder(),
+        "providers": ProviderApis(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
 
 
 defs = dg.Definitions(
     assets=ASSETS,
-    jobs=[ingest_job, daily_job, weekly_report_job],
-    schedules=[daily_schedule, weekly_report_schedule],
+    jobs=[ingest_job, daily_job, weekly_report_job, provider_api_job],
+    schedules=[daily_schedule, weekly_report_schedule, provider_api_schedule],
     sensors=[drop_folder_sensor],
     resources=resources(),
     # One process per run: DuckDB has one writer, and start-up is paid once (pitfalls.md).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dagster_project.assets.dbt import meterr_dbt_models
+from dagster_project.assets.provider_apis import PARTITIONS, PROVIDER_API_ASSETS
 from dagster_project.assets.drop_folder import drop_folder_files
 from dagster_project.assets.reports import weekly_report
 
@@ -26,4 +27,13 @@ weekly_report_job = dg.define_asset_job(
     "weekly_report_job",
     selection=FULL_SELECTION,
     description="Refresh the marts and render last week's report and the index.",
+)
+
+PROVIDER_API_SELECTION = dg.AssetSelection.assets(*PROVIDER_API_ASSETS)
+
+provider_api_job = dg.define_asset_job(
+    "provider_api_job",
+    selection=PROVIDER_API_SELECTION,
+    partitions_def=PARTITIONS,
+    description="Pull a window of UTC days from the OpenAI and Anthropic usage and cost APIs.",
 )

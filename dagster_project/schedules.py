@@ -1,10 +1,16 @@
 """Schedules: the daily refresh and the Monday report (UTC)."""
 
-from __future__ import annotations
+from datetime import timedelta
 
 import dagster as dg
 
-from dagster_project.jobs import daily_job, weekly_report_job
+from dagster_project.assets.provider_apis import (
+    PARTITION_RANGE_END,
+    PARTITION_RANGE_START,
+    PROVIDER_API_ASSETS,
+)
+from dagster_project.jobs import daily_job, provider_api_job, weekly_report_job
+from ingest.providers.sync import BACKFILL_DAYS, TRAILING_DAYS
 
 daily_schedule = dg.ScheduleDefinition(
     name="daily_schedule",
@@ -23,3 +29,31 @@ weekly_report_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+
+
+def api_window_days(already_pulled: bool) -> int:
+    """How many UTC days (today included) a pull covers: a first backfill, then a trailing window
+    because providers revise recent buckets for a few days."""
+    return TRAILING_DAYS if already_pulled else BACKFILL_DAYS
+
+
+@dg.schedule(
+    job=provider_api_job,
+    # 05:30 UTC, before the daily refresh at 06:00 builds the marts from what it pulled.
+    cron_schedule="30 5 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Pull the provider APIs: the last 30 days the first time, then the last 3 days.",
+)
+def provider_api_schedule(context: dg.ScheduleEvaluationContext):
+    today = context.scheduled_execution_time.date()
+    pulled = all(
+        context.instance.get_latest_materialization_event(key) is not None
+        for asset in PROVIDER_API_ASSETS
+        for key in asset.keys
+    )
+    first = today - timedelta(days=api_window_days(pulled) - 1)
+    return dg.RunRequest(
+        run_key=f"api-{today.isoformat()}",
+        tags={PARTITION_RANGE_START: first.isoformat(), PARTITION_RANGE_END: today.isoformat()},
+    )

@@ -1,0 +1,170 @@
+"""``make bench``: what meterr costs on top of DuckDB for request-level exports.
+
+Generates Helicone-shaped JSON Lines exports of 1,000 and N rows (``BENCH_ROWS``, default 5
+million) and times, alternately, (a) DuckDB alone loading each file into a table and (b) meterr
+taking the same file from the drop folder to an updated ``marts.fct_usage_daily`` (``meterr
+ingest``: detection, gate, commit, dbt build). Prints the fixed cost (the 1,000-row file through
+the whole pipeline), the marginal cost ratio ((meterr N - meterr 1k) / (DuckDB N - DuckDB 1k)),
+peak memory of the meterr process tree, and what a 10,000-row file costs after the N rows
+compared with an empty warehouse (work should grow with the new data, not with history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import psutil
+
+TARGETS = {"marginal_ratio": 2.0, "peak_rss_gb": 1.5, "fixed_cost_s": 30.0}
+
+
+def generate_helicone_jsonl(path: Path, rows: int, *, offset: int = 0) -> Path:
+    """Write ``rows`` Helicone request objects (the export tool's JSONL, bodies left out)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    models = "['gpt-4o-mini','gpt-4o','claude-sonnet-4-5','claude-haiku-4-5','o3']"
+    providers = "['OPENAI','OPENAI','ANTHROPIC','ANTHROPIC','OPENAI']"
+    sql = f"""
+        COPY (
+            SELECT
+                'resp-' || (i + {offset}) AS response_id,
+                'req-' || (i + {offset}) AS request_id,
+                strftime(TIMESTAMP '2026-08-01' + to_seconds((i * 7) % (80 * 86400)),
+                         '%Y-%m-%d %H:%M:%S.000') AS request_created_at,
+                strftime(TIMESTAMP '2026-08-01' + to_seconds((i * 7) % (80 * 86400) + 2),
+                         '%Y-%m-%d %H:%M:%S.000') AS response_created_at,
+                200 AS response_status,
+                'user-' || (i % 97) AS request_user_id,
+                {providers}[1 + i % 5] AS provider,
+                {models}[1 + i % 5] AS request_model,
+                {models}[1 + i % 5] AS response_model,
+                800 + i % 2000 AS prompt_tokens,
+                100 + i % 700 AS completion_tokens,
+                (i % 3) * 20 AS reasoning_tokens,
+                (i % 4) * 100 AS prompt_cache_read_tokens,
+                0 AS prompt_cache_write_tokens,
+                900 + i % 2000 + 100 + i % 700 + (i % 3) * 20 AS total_tokens,
+                round((800 + i % 2000) * 0.00000015 + (100 + i % 700) * 0.0000006, 9) AS cost,
+                120 + i % 900 AS delay_ms,
+                'US' AS country_code
+            FROM range({rows}) t(i)
+        ) TO '{path}' (FORMAT json)
+    """
+    duckdb.sql(sql)
+    return path
+
+
+def duckdb_alone(path: Path) -> float:
+    """Seconds for DuckDB to load the file into a table of a fresh database file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        con = duckdb.connect(str(Path(tmp) / "plain.duckdb"))
+        started = time.perf_counter()
+        con.execute(
+            f"CREATE TABLE t AS SELECT * FROM read_json('{path}', format='newline_delimited')"
+        )
+        elapsed = time.perf_counter() - started
+        con.close()
+    return elapsed
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_bytes: int
+
+
+def _watch(proc: psutil.Process, peak: list[int], stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            tree = [proc, *proc.children(recursive=True)]
+            total = sum(p.memory_info().rss for p in tree if p.is_running())
+            peak[0] = max(peak[0], total)
+        except psutil.Error:
+            pass
+        stop.wait(0.05)
+
+
+def meterr_ingest(path: Path, home: Path) -> Measured:
+    """Seconds and peak RSS (whole process tree) of ``meterr ingest FILE`` on ``home``."""
+    env = dict(os.environ, METERR_HOME=str(home))
+    meterr = Path(sys.executable).with_name("meterr")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(meterr), "ingest", str(path)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    peak = [0]
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(psutil.Process(proc.pid), peak, stop))
+    watcher.start()
+    out, _ = proc.communicate()
+    elapsed = time.perf_counter() - started
+    stop.set()
+    watcher.join()
+    if proc.returncode != 0 or "loaded" not in out:
+        raise RuntimeError(f"meterr ingest failed on {path.name}: {out}")
+    return Measured(elapsed, peak[0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 5_000_000)))
+    parser.add_argument("--workdir", default=os.environ.get("BENCH_DIR", "bench-data"))
+    args = parser.parse_args(argv)
+    work = Path(args.workdir).resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"generating Helicone exports of 1,000 and {args.rows:,} rows in {work} ...", flush=True)
+    small = generate_helicone_jsonl(work / "files" / "helicone-1k.jsonl", 1_000)
+    big = generate_helicone_jsonl(work / "files" / f"helicone-{args.rows}.jsonl", args.rows,
+                                  offset=10_000_000)
+    extra = generate_helicone_jsonl(work / "files" / "helicone-10k.jsonl", 10_000,
+                                    offset=90_000_000)
+    print(f"  {big.stat().st_size / 1e6:,.0f} MB for the large file", flush=True)
+
+    # Alternate (a) and (b); each meterr run starts from an empty warehouse.
+    duck_small = duckdb_alone(small)
+    meterr_small = meterr_ingest(small, work / "home-1k")
+    duck_big = duckdb_alone(big)
+    meterr_big = meterr_ingest(big, work / "home-big")
+    after_big = meterr_ingest(extra, work / "home-big")
+    on_empty = meterr_ingest(extra, work / "home-10k")
+
+    marginal = (meterr_big.seconds - meterr_small.seconds) / max(duck_big - duck_small, 1e-9)
+    peak_gb = max(meterr_small.peak_rss_bytes, meterr_big.peak_rss_bytes) / 1024**3
+    rows = [
+        ("DuckDB alone, 1k rows", f"{duck_small:.2f} s"),
+        (f"DuckDB alone, {args.rows:,} rows", f"{duck_big:.2f} s"),
+        ("meterr, 1k rows (fixed cost)", f"{meterr_small.seconds:.1f} s"),
+        (f"meterr, {args.rows:,} rows", f"{meterr_big.seconds:.1f} s"),
+        ("marginal cost ratio", f"{marginal:.2f}"),
+        ("peak RSS (meterr process tree)", f"{peak_gb:.2f} GB"),
+        ("10k rows on an empty warehouse", f"{on_empty.seconds:.1f} s"),
+        (f"10k rows after {args.rows:,}", f"{after_big.seconds:.1f} s"),
+    ]
+    print()
+    print("| measure | value |")
+    print("| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    print()
+    verdicts = {
+        "marginal_ratio": marginal <= TARGETS["marginal_ratio"],
+        "peak_rss_gb": peak_gb <= TARGETS["peak_rss_gb"],
+        "fixed_cost_s": meterr_small.seconds <= TARGETS["fixed_cost_s"],
+    }
+    for name, ok in verdicts.items():
+        print(f"target {name} <= {TARGETS[name]}: {'met' if ok else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

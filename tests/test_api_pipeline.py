@@ -1,0 +1,129 @@
+"""Provider APIs through Dagster: `meterr run` against a fault-free fake server on 127.0.0.1,
+the schedule's window, idempotent re-runs, and no key in any output or file."""
+
+from __future__ import annotations
+
+import io
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from cryptography.fernet import Fernet
+
+from dagster_project import cli
+from dagster_project.assets.provider_apis import PROVIDER_API_ASSETS
+from dagster_project.schedules import provider_api_schedule
+from ingest.paths import MeterrHome
+from tests.fake_provider_server import FakeProviderServer
+
+pytestmark = pytest.mark.slow
+
+ENV_OPENAI_KEY = "sk-admin-ENVKEY-openai-0123456789abcdefLAST"
+USER_OPENAI_KEY = "sk-admin-USERKEY-openai-9876543210zyxwvuQRST"
+ANTHROPIC_KEY = "sk-ant-admin01-ENVKEY-anthropic-0123456789MNOP"
+KEYS = (ENV_OPENAI_KEY, USER_OPENAI_KEY, ANTHROPIC_KEY)
+
+
+@pytest.fixture
+def server():
+    with FakeProviderServer(
+        page_size=3, openai_keys=(ENV_OPENAI_KEY, USER_OPENAI_KEY), anthropic_keys=(ANTHROPIC_KEY,)
+    ) as srv:
+        yield srv
+
+
+@pytest.fixture
+def api_env(home: MeterrHome, server: FakeProviderServer, tmp_path: Path, monkeypatch):
+    dagster_home = tmp_path / "dagster-home"
+    dagster_home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", ENV_OPENAI_KEY)
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", ANTHROPIC_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+    monkeypatch.setenv("METERR_SECRET_KEY", Fernet.generate_key().decode())
+    return dagster_home
+
+
+def _count(home: MeterrHome, table: str) -> int:
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0]
+
+
+def _files_under(*roots: Path):
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file():
+                yield path
+
+
+def test_run_pulls_every_integration_and_never_leaks_a_key(
+    home: MeterrHome, server: FakeProviderServer, api_env: Path, capfd, caplog, monkeypatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(USER_OPENAI_KEY + "\n"))
+    assert cli.main(["integrations", "add", "--user", "alice", "--provider", "openai"]) == 0
+
+    assert cli.main(["run"]) == 0
+    for table in ("openai_usage_completions", "openai_costs", "anthropic_usage_messages",
+                  "anthropic_cost_report"):
+        assert _count(home, table) > 0, table
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        integrations = {
+            row[0] for row in con.execute(
+                "SELECT DISTINCT integration_id FROM raw.openai_usage_completions"
+            ).fetchall()
+        }
+    assert len(integrations) == 2, "env key and alice's stored key are both pulled"
+    first = {t: _count(home, t) for t in ("openai_usage_completions", "anthropic_cost_report")}
+
+    # Re-running pulls the trailing window again and replaces it: nothing doubles.
+    assert cli.main(["run"]) == 0
+    assert {t: _count(home, t) for t in first} == first
+    assert cli.main(["integrations", "list"]) == 0
+
+    out, err = capfd.readouterr()
+    logs = caplog.text
+    for key in KEYS:
+        assert key not in out and key not in err and key not in logs
+    assert "…" + USER_OPENAI_KEY[-4:] in out, "list shows the last 4 characters only"
+    for path in _files_under(home.root, api_env):
+        data = path.read_bytes()
+        for key in KEYS:
+            assert key.encode() not in data, f"key found in {path}"
+
+
+def test_marts_get_api_rows_with_the_servers_totals(
+    home: MeterrHome, server: FakeProviderServer, api_env: Path
+) -> None:
+    assert cli.main(["run"]) == 0
+    served = server.served_totals("openai_usage_completions")
+    output = sum(day.get("output_tokens", 0) for day in served.values())
+    requests = sum(day.get("num_model_requests", 0) for day in served.values())
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        got = con.execute(
+            "SELECT sum(output_tokens), sum(request_count) FROM marts.fct_usage_daily "
+            "WHERE source = 'openai_api' AND model NOT LIKE 'text-embedding%'"
+        ).fetchone()
+    assert got == (output, requests)
+
+
+def test_no_key_means_a_clear_skip(home: MeterrHome, capfd) -> None:
+    assert cli.api_window(home) is None
+
+
+def test_schedule_backfills_30_days_first_then_3(api_env: Path) -> None:
+    instance = dg.DagsterInstance.get()
+    when = datetime(2026, 11, 20, 5, 30, tzinfo=UTC)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    request = provider_api_schedule(context)
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-10-22"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-11-20"
+    for asset in PROVIDER_API_ASSETS:
+        for key in asset.keys:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="2026-11-19"))
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    request = provider_api_schedule(context)
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-11-18"

@@ -1,0 +1,429 @@
+"""The provider HTTP client against a real server on 127.0.0.1: paging, retries, errors, leaks."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from ingest.providers import anthropic_api, openai_api
+from ingest.providers.base import ResponseShapeError
+from ingest.providers.http import (
+    ApiKey,
+    ProviderAuthError,
+    ProviderRequestError,
+    ProviderUnavailableError,
+    RetryPolicy,
+    mask_key,
+    retry_after_seconds,
+)
+
+try:  # pytest's rootdir-relative import (tests/ as a package) or tests/ on sys.path
+    from tests.fake_provider_server import FakeProviderServer
+except ModuleNotFoundError:  # pragma: no cover - depends on how pytest was started
+    from fake_provider_server import FakeProviderServer
+
+OPENAI_KEY = "sk-admin-TEST-openai-0123456789abcdefWXYZ"
+ANTHROPIC_KEY = "sk-ant-admin01-TEST-anthropic-0123456789QRST"
+
+
+@pytest.fixture
+def server():
+    with FakeProviderServer(page_size=2) as srv:
+        yield srv
+
+
+def openai_client(server, sleeps=None, *, key=OPENAI_KEY, timeout=5.0, attempts=4, rng=None):
+    return openai_api.make_client(
+        key,
+        server.openai_base_url,
+        sleep=sleeps.append if sleeps is not None else (lambda s: None),
+        timeout=httpx.Timeout(timeout),
+        retry=RetryPolicy(max_attempts=attempts),
+        rng=rng or (lambda: 0.5),
+    )
+
+
+def anthropic_client(server, sleeps=None, *, key=ANTHROPIC_KEY, attempts=4):
+    return anthropic_api.make_client(
+        key,
+        server.anthropic_base_url,
+        sleep=sleeps.append if sleeps is not None else (lambda s: None),
+        timeout=httpx.Timeout(5.0),
+        retry=RetryPolicy(max_attempts=attempts),
+    )
+
+
+def window_params(server):
+    return openai_api.window_params(server.days[0], server.days[-1])
+
+
+# -- pagination -------------------------------------------------------------------------------
+
+
+def test_pagination_follows_next_page_to_the_end(server):
+    with openai_client(server) as client:
+        pages = list(openai_api.completions_pages(client, server.days[0], server.days[-1]))
+    # 10 days, 2 buckets per page: 5 pages, every day exactly once, last page has_more=false.
+    assert len(pages) == 5
+    assert [p["has_more"] for p in pages] == [True, True, True, True, False]
+    starts = [b["start_time"] for p in pages for b in p["data"]]
+    assert len(starts) == len(set(starts)) == 10
+    assert [r["page_index"] for r in server.requests] == [0, 1, 2, 3, 4]
+
+
+def test_anthropic_pagination_to_the_end(server):
+    with anthropic_client(server) as client:
+        pages = list(anthropic_api.usage_pages(client, server.days[0], server.days[-1]))
+    assert len(pages) == 5
+    days = [b["starting_at"][:10] for p in pages for b in p["data"]]
+    assert days == [d.isoformat() for d in server.days]
+
+
+def test_paginate_never_mutates_the_callers_params(server):
+    params = {**window_params(server), "group_by": ["model", "project_id"]}
+    before = copy.deepcopy(params)
+    with openai_client(server) as client:
+        assert len(list(client.paginate(openai_api.COMPLETIONS_PATH, params))) == 5
+    assert params == before
+    # The cursor travelled as `page`, never in the caller's dict.
+    assert [("page" in dict(r["pairs"])) for r in server.requests] == [False] + [True] * 4
+
+
+def test_has_more_without_cursor_is_an_error(server):
+    server.page_size = None
+    original = server.respond
+
+    def broken(method, path, headers):
+        status, hdrs, body, delay = original(method, path, headers)
+        return status, hdrs, body.replace(b'"has_more": false', b'"has_more": true'), delay
+
+    server.respond = broken
+    with openai_client(server) as client, pytest.raises(ProviderRequestError, match="next_page"):
+        list(client.paginate(openai_api.COSTS_PATH, window_params(server)))
+
+
+# -- group_by encodings -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["group_by", "group_by[]"])
+def test_both_group_by_encodings_reach_the_server(server, key):
+    params = {**window_params(server), key: ["model", "project_id"]}
+    with openai_client(server) as client:
+        pages = list(client.paginate(openai_api.COMPLETIONS_PATH, params))
+    assert all(g == ["model", "project_id"] for g in server.group_bys())
+    assert any(k == key for k, _ in server.requests[0]["pairs"])
+    results = [r for p in pages for b in p["data"] for r in b["results"]]
+    assert results and all(r["model"] and r["project_id"] for r in results)
+    assert all(r["api_key_id"] is None for r in results)  # not grouped -> null
+
+
+def test_modules_send_their_documented_encodings(server):
+    with openai_client(server) as client:
+        list(openai_api.costs_pages(client, server.days[0], server.days[0]))
+    with anthropic_client(server) as client:
+        list(anthropic_api.cost_pages(client, server.days[0], server.days[0]))
+    openai_req, anthropic_req = server.requests
+    assert [v for k, v in openai_req["pairs"] if k == "group_by"] == list(openai_api.COSTS_GROUP_BY)
+    assert [v for k, v in anthropic_req["pairs"] if k == "group_by[]"] == list(
+        anthropic_api.COST_GROUP_BY
+    )
+    assert anthropic_req["headers"]["anthropic-version"] == "2023-06-01"
+    assert anthropic_req["headers"]["user-agent"].startswith("meterr/0.1")
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_is_honoured(server):
+    server.fail_with(429, headers={"Retry-After": "7"})
+    sleeps: list[float] = []
+    with openai_client(server, sleeps) as client:
+        page = client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert page["object"] == "page"
+    assert sleeps == [7.0]
+    assert len(server.requests) == 2
+
+
+def test_retry_after_ms_wins_over_retry_after(server):
+    server.fail_with(529, headers={"retry-after-ms": "1500", "Retry-After": "9"})
+    sleeps: list[float] = []
+    with anthropic_client(server, sleeps) as client:
+        client.get_json(anthropic_api.COST_PATH, anthropic_api.window_params(*server.days[:2]))
+    assert sleeps == [1.5]
+
+
+def test_retry_after_is_capped(server):
+    server.fail_with(503, headers={"Retry-After": "3600"})
+    sleeps: list[float] = []
+    with openai_client(server, sleeps) as client:
+        client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert sleeps == [60.0]
+
+
+def test_retry_after_http_date():
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    headers = httpx.Headers({"Retry-After": "Thu, 01 Jan 2026 12:00:30 GMT"})
+    assert retry_after_seconds(headers, now=now) == 30.0
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "2"})) == 2.0
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "soon"})) is None
+    assert retry_after_seconds(httpx.Headers({})) is None
+
+
+def test_500_then_success_uses_jittered_backoff(server):
+    server.fail_with(500, times=2)
+    sleeps: list[float] = []
+    with openai_client(server, sleeps, rng=lambda: 0.5) as client:
+        page = client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert page["data"]
+    # Full jitter: rng() x min(cap, base x 2^(attempt-1)) = 0.5 x 1, then 0.5 x 2.
+    assert sleeps == [0.5, 1.0]
+
+
+def test_full_jitter_bounds():
+    policy = RetryPolicy(base_delay_s=1.0, max_delay_s=60.0)
+    assert policy.delay(1, None, lambda: 0.999) < 1.0
+    assert policy.delay(10, None, lambda: 1.0) == 60.0
+    assert policy.delay(3, None, lambda: 0.0) == 0.0
+
+
+def test_timeout_then_success(server):
+    server.delay(1.5)
+    sleeps: list[float] = []
+    with openai_client(server, sleeps, timeout=0.3) as client:
+        page = client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert page["data"]
+    assert len(sleeps) == 1
+    assert client.requests == 2
+
+
+def test_dropped_connection_then_success(server):
+    server.die_after_page(0, times=1)
+    with openai_client(server) as client:
+        assert client.get_json(openai_api.COSTS_PATH, window_params(server))["data"]
+    assert client.requests == 2
+
+
+def test_retries_run_out(server):
+    server.fail_with(502, times=None)
+    sleeps: list[float] = []
+    with openai_client(server, sleeps, attempts=3) as client:
+        with pytest.raises(
+            ProviderUnavailableError, match=r"OpenAI .* after 3 attempt\(s\): HTTP 502"
+        ):
+            client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert len(server.requests) == 3 and len(sleeps) == 2
+
+
+def test_other_4xx_is_not_retried_and_carries_the_message(server):
+    server.fail_with(
+        400,
+        body={"error": {"message": "Invalid value for group_by", "type": "invalid_request_error"}},
+    )
+    sleeps: list[float] = []
+    with openai_client(server, sleeps) as client, pytest.raises(ProviderRequestError) as info:
+        client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert "HTTP 400" in str(info.value) and "Invalid value for group_by" in str(info.value)
+    assert info.value.status == 400 and sleeps == [] and len(server.requests) == 1
+
+
+# -- bad keys -----------------------------------------------------------------------------------
+
+
+def test_openai_bad_key_is_a_clear_auth_error(server):
+    bad = "sk-admin-WRONG-0123456789abcdefghijklmnABCD"
+    sleeps: list[float] = []
+    with openai_client(server, sleeps, key=bad) as client, pytest.raises(ProviderAuthError) as info:
+        client.get_json(openai_api.COSTS_PATH, window_params(server))
+    text = str(info.value)
+    assert info.value.provider == "openai" and info.value.status == 401
+    assert "OpenAI" in text and "…ABCD" in text and "HTTP 401" in text
+    assert "Incorrect API key provided" in text  # the provider's own message
+    assert "sk-admin-" in text and "api.usage.read" in text  # what kind of key is needed
+    assert bad not in text and bad[:-4] not in text
+    assert sleeps == [] and len(server.requests) == 1  # never retried
+
+
+def test_openai_project_key_gets_a_permission_error(server):
+    project_key = "sk-proj-0123456789abcdefghijklmnopqrEFGH"
+    with openai_client(server, key=project_key) as client, pytest.raises(ProviderAuthError) as info:
+        client.get_json(openai_api.COMPLETIONS_PATH, window_params(server))
+    assert info.value.status == 403
+    assert "Missing scopes: api.usage.read" in str(info.value)
+    assert "…EFGH" in str(info.value) and project_key not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("bad", "status"),
+    [("sk-ant-admin01-WRONG-0123456789abcdefIJKL", 401), ("sk-ant-api03-0123456789abcdIJKL", 403)],
+)
+def test_anthropic_bad_key_is_a_clear_auth_error(server, bad, status):
+    with anthropic_client(server, key=bad) as client, pytest.raises(ProviderAuthError) as info:
+        client.get_json(anthropic_api.USAGE_PATH, anthropic_api.window_params(*server.days[:2]))
+    text = str(info.value)
+    assert info.value.provider == "anthropic" and info.value.status == status
+    assert "Anthropic" in text and "…IJKL" in text and "sk-ant-admin" in text
+    assert ("invalid x-api-key" in text) if status == 401 else ("permission" in text)
+    assert bad not in text
+
+
+def test_a_key_echoed_by_the_provider_is_scrubbed(caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    bad = "sk-admin-ECHOED-0123456789abcdefghijklmMNOP"
+    with FakeProviderServer(echo_key_in_errors=True) as srv:
+        with openai_client(srv, key=bad) as client:
+            assert bad not in repr(client)
+            with pytest.raises(ProviderAuthError) as info:
+                client.get_json(openai_api.COSTS_PATH, window_params(srv))
+    assert bad not in str(info.value) and "…MNOP" in str(info.value)
+    out, err = capsys.readouterr()
+    assert bad not in caplog.text and bad not in out and bad not in err
+
+
+def test_api_key_never_shows_itself():
+    key = ApiKey("sk-admin-SECRET-0123456789abcdefWXYZ")
+    assert str(key) == repr(key) == "ApiKey('…WXYZ')"
+    assert f"{key}" == "ApiKey('…WXYZ')" and key.masked == "…WXYZ"
+    assert mask_key("sk-admin-SECRET-0123456789abcdefWXYZ") == "…WXYZ"
+    assert ApiKey("short").masked == "…"  # too short to show any of it
+    with pytest.raises(ValueError) as info:
+        ApiKey("sk-admin-with space")
+    assert "with space" not in str(info.value)
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(key)
+
+
+def test_retry_logs_never_contain_the_key(server, caplog):
+    caplog.set_level(logging.DEBUG)
+    server.fail_with(429, headers={"Retry-After": "1"})
+    server.fail_with(500, path="/costs")
+    with openai_client(server) as client:
+        client.get_json(openai_api.COSTS_PATH, window_params(server))
+        client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert "retrying" in caplog.text
+    assert OPENAI_KEY not in caplog.text
+
+
+# -- flattening ---------------------------------------------------------------------------------
+
+
+def test_openai_costs_keep_every_digit_of_the_json_number(server):
+    with openai_client(server) as client:
+        pages = list(openai_api.costs_pages(client, server.days[0], server.days[0]))
+    rows = openai_api.flatten_costs(pages, extracted_at=datetime(2026, 1, 1), integration_id="x")
+    amounts = {r["line_item"]: r["amount_value"] for r in rows}
+    # 17 significant digits: a float would have turned this into 98765.43210987654.
+    assert amounts["Web search"] == Decimal("98765.432109876543")
+    assert all(isinstance(r["amount_value"], Decimal) for r in rows)
+
+
+def test_openai_first_bucket_may_start_mid_day():
+    start = int(datetime(2026, 3, 4, 15, 31, tzinfo=UTC).timestamp())
+    midnight = int(datetime(2026, 3, 5, tzinfo=UTC).timestamp())
+    page = {
+        "object": "page",
+        "data": [
+            {
+                "object": "bucket",
+                "start_time": start,
+                "end_time": midnight,
+                "results": [{"input_tokens": 10, "output_tokens": 2, "num_model_requests": 1}],
+            },
+            {
+                "object": "bucket",
+                "start_time": midnight,
+                "end_time": midnight + 86400,
+                "results": [],
+            },
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
+    rows = openai_api.flatten_completions(
+        [page], extracted_at=datetime(2026, 3, 6), integration_id="i"
+    )
+    assert len(rows) == 1
+    assert rows[0]["usage_date"] == date(2026, 3, 4)
+    assert rows[0]["bucket_start"] == datetime(2026, 3, 4, 15, 31)
+    # Older responses have no cache-write/uncached split: NULL, not 0.
+    assert rows[0]["input_cache_write_tokens"] is None and rows[0]["input_uncached_tokens"] is None
+    assert rows[0]["model"] is None and rows[0]["batch"] is None
+
+
+def test_anthropic_rows_read_nested_cache_writes_and_cents():
+    usage_page = {
+        "data": [
+            {
+                "starting_at": "2025-08-01T00:00:00Z",
+                "ending_at": "2025-08-02T00:00:00Z",
+                "results": [
+                    {
+                        "uncached_input_tokens": 1500,
+                        "cache_creation": {
+                            "ephemeral_1h_input_tokens": 1000,
+                            "ephemeral_5m_input_tokens": 500,
+                        },
+                        "cache_read_input_tokens": 200,
+                        "output_tokens": 500,
+                        "server_tool_use": {"web_search_requests": 10},
+                        "model": "claude-sonnet-4-20250514",
+                        "workspace_id": None,
+                    }
+                ],
+            }
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
+    (row,) = anthropic_api.flatten_usage(
+        [usage_page], extracted_at=datetime(2025, 8, 3), integration_id="i"
+    )
+    assert row["cache_creation_5m_input_tokens"] == 500
+    assert row["cache_creation_1h_input_tokens"] == 1000
+    assert row["web_search_requests"] == 10 and row["usage_date"] == date(2025, 8, 1)
+    cost_page = {
+        "data": [
+            {
+                "starting_at": "2025-08-01T00:00:00Z",
+                "ending_at": "2025-08-02T00:00:00Z",
+                "results": [{"currency": "USD", "amount": "123.78912", "workspace_id": None}],
+            }
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
+    (cost,) = anthropic_api.flatten_cost(
+        [cost_page], extracted_at=datetime(2025, 8, 3), integration_id="i"
+    )
+    assert cost["amount_cents"] == Decimal("123.78912")
+    assert cost["amount_usd"] == Decimal("1.2378912")  # cents, not dollars
+
+
+def test_wrong_types_are_rejected():
+    page = {
+        "data": [
+            {
+                "starting_at": "2025-08-01T00:00:00Z",
+                "ending_at": "2025-08-02T00:00:00Z",
+                "results": [{"uncached_input_tokens": 1.5, "output_tokens": 1}],
+            }
+        ],
+        "has_more": False,
+    }
+    with pytest.raises(ResponseShapeError, match="uncached_input_tokens"):
+        anthropic_api.flatten_usage([page], extracted_at=datetime(2025, 8, 3), integration_id="i")
+
+
+def test_window_params_cover_whole_utc_days():
+    params = openai_api.window_params(date(2026, 1, 30), date(2026, 2, 1))
+    assert params["start_time"] == int(datetime(2026, 1, 30, tzinfo=UTC).timestamp())
+    assert params["end_time"] == int(datetime(2026, 2, 2, tzinfo=UTC).timestamp())
+    assert params["limit"] == 3 and params["bucket_width"] == "1d"
+    long = anthropic_api.window_params(date(2026, 1, 1), date(2026, 1, 1) + timedelta(days=99))
+    assert long["starting_at"] == "2026-01-01T00:00:00Z" and long["limit"] == 31
