@@ -17,8 +17,7 @@ install: $(STAMP)
 
 # dagster-dbt loads dbt's manifest when the definitions are imported; parse it up front.
 manifest: install
-	METERR_WAREHOUSE=$(METERR_HOME)/warehouse.duckdb $(BIN)/dbt parse --quiet \
-		--project-dir dbt_project --profiles-dir dbt_project
+	$(BIN)/python -m dagster_project.dbt_project
 
 demo: manifest
 	$(BIN)/meterr demo

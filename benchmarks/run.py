@@ -99,8 +99,11 @@ def meterr_ingest(path: Path, home: Path) -> Measured:
     meterr = Path(sys.executable).with_name("meterr")
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [str(meterr), "ingest", str(path)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [str(meterr), "ingest", str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     peak = [0]
     stop = threading.Event()
@@ -124,10 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     print(f"generating Helicone exports of 1,000 and {args.rows:,} rows in {work} ...", flush=True)
     small = generate_helicone_jsonl(work / "files" / "helicone-1k.jsonl", 1_000)
-    big = generate_helicone_jsonl(work / "files" / f"helicone-{args.rows}.jsonl", args.rows,
-                                  offset=10_000_000)
-    extra = generate_helicone_jsonl(work / "files" / "helicone-10k.jsonl", 10_000,
-                                    offset=90_000_000)
+    big = generate_helicone_jsonl(
+        work / "files" / f"helicone-{args.rows}.jsonl", args.rows, offset=10_000_000
+    )
+    extra = generate_helicone_jsonl(
+        work / "files" / "helicone-10k.jsonl", 10_000, offset=90_000_000
+    )
     print(f"  {big.stat().st_size / 1e6:,.0f} MB for the large file", flush=True)
 
     # Alternate (a) and (b); each meterr run starts from an empty warehouse.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -165,7 +164,7 @@ def _pull_apis(home) -> list[str]:
     problems = _failures(result)
     for evaluation in result.get_asset_check_evaluations():
         rejected = evaluation.metadata.get("rejected_windows")
-        for line in (rejected.value if rejected is not None else []):
+        for line in rejected.value if rejected is not None else []:
             problems.append(line)
     return problems
 
@@ -229,6 +228,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_focus(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from dagster_project.assets.reports import focus_export
+
+    run_config = {"ops": {"exports__focus_export": {"config": {"month": args.month}}}}
+    result = _materialize(dg.AssetSelection.assets(focus_export), run_config)
+    problems = _failures(result)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    path = _report_path(result)
+    if problems or path is None:
+        return 1
+    print(path)
+    return 0
+
+
 def cmd_webhooks_serve(args: argparse.Namespace) -> int:
     from ingest.webhooks import serve
 
@@ -252,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render the weekly report and the index")
     report.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")
     report.set_defaults(func=cmd_report)
+    export = sub.add_parser("export", help="write a standard export of the marts")
+    export_sub = export.add_subparsers(dest="export_command", required=True)
+    focus = export_sub.add_parser("focus", help="a FinOps FOCUS 1.2 file (CSV and Parquet)")
+    focus.add_argument("--month", required=True, help="calendar month YYYY-MM")
+    focus.set_defaults(func=cmd_export_focus)
     from ingest.integrations_cli import add_subparsers as add_integrations
 
     add_integrations(sub).set_defaults(func=lambda a: a.handler(a))

@@ -9,7 +9,7 @@ from dagster_dbt import DbtCliResource
 from dagster_project.assets.dbt import meterr_dbt_models
 from dagster_project.assets.drop_folder import drop_folder_files
 from dagster_project.assets.provider_apis import PROVIDER_API_ASSETS, ProviderApis
-from dagster_project.assets.reports import weekly_report
+from dagster_project.assets.reports import focus_export, weekly_report
 from dagster_project.dbt_project import DBT_EXECUTABLE, dbt_project
 from dagster_project.jobs import daily_job, ingest_job, provider_api_job, weekly_report_job
 from dagster_project.resources import DropFolder, MeterrSettings
@@ -20,7 +20,13 @@ from dagster_project.schedules import (
 )
 from dagster_project.sensors import drop_folder_sensor
 
-ASSETS = [*PROVIDER_API_ASSETS, drop_folder_files, meterr_dbt_models, weekly_report]
+ASSETS = [
+    *PROVIDER_API_ASSETS,
+    drop_folder_files,
+    meterr_dbt_models,
+    weekly_report,
+    focus_export,
+]
 
 
 def resources() -> dict[str, object]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from dagster_project.assets.dbt import meterr_dbt_models
-from dagster_project.assets.provider_apis import PARTITIONS, PROVIDER_API_ASSETS
 from dagster_project.assets.drop_folder import drop_folder_files
+from dagster_project.assets.provider_apis import PARTITIONS, PROVIDER_API_ASSETS
 from dagster_project.assets.reports import weekly_report
 
 INGEST_SELECTION = dg.AssetSelection.assets(drop_folder_files, meterr_dbt_models)

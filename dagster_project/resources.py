@@ -49,7 +49,9 @@ class DropFolder(dg.ConfigurableResource):
             if not is_candidate(path):
                 continue
             stat = path.stat()
-            found.append(DroppedFile(path, str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+            found.append(
+                DroppedFile(path, str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns)
+            )
         return found
 
     @staticmethod

@@ -42,9 +42,7 @@ def drop_folder_sensor(context: dg.SensorEvaluationContext, drop_folder: DropFol
         requests.append(
             dg.RunRequest(
                 run_key=f"{digest}-{item.mtime_ns}",
-                run_config={
-                    "ops": {"drop_folder_files": {"config": {"files": [str(item.path)]}}}
-                },
+                run_config={"ops": {"drop_folder_files": {"config": {"files": [str(item.path)]}}}},
                 tags={"meterr/file": item.relative, "meterr/sha256": digest},
             )
         )

@@ -1,10 +1,10 @@
 """Processing the drop folder: each file is detected, loaded, gated and committed on its own.
 
 For every pending file: unpack it (gz/zip/encodings), hash each member, skip content already
-loaded, detect the format from content, stream it into a pending table, validate every row with the
-great-expectations gate, and commit rows plus ledger entry in one transaction. The file then moves to
-``archive/``; a file that fails anywhere moves to ``quarantine/`` with ``NAME.error.json`` beside it.
-One bad file never stops the batch.
+loaded, detect the format from content, stream it into a pending table, validate every row with
+the great-expectations gate, and commit rows plus ledger entry in one transaction. The file then
+moves to ``archive/``; a file that fails anywhere moves to ``quarantine/`` with
+``NAME.error.json`` beside it. One bad file never stops the batch.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ingest import ledger, quality
 from ingest.formats import FORMATS, FormatError, detect_format
 from ingest.loading import commit_batch, create_pending, ensure_table
 from ingest.paths import MeterrHome
+from ingest.providers import anthropic_api, openai_api
 from ingest.unpack import UnsafeFileError, iter_members, read_sample
 from ingest.warehouse import connect
 
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 # Names the sensor and the processor never pick up: hidden files and writes still in progress.
 IGNORED_PREFIXES = (".", "~")
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".error.json")
+# The provider APIs' raw tables: created empty with the formats' so their dbt sources resolve even
+# for a provider that has no key configured (and so is never pulled).
+API_TABLES = tuple(ep.table for ep in (*openai_api.ENDPOINTS, *anthropic_api.ENDPOINTS))
 
 
 @dataclass
@@ -57,11 +61,33 @@ class FileOutcome:
         return f"{self.name}: quarantined: {self.reason}"
 
 
+# Whole-file contents that are a valid, empty export in any JSON format.
+EMPTY_JSON = ("[]", "[\n]", "{}")
+
+
+def unknown_format_reason(sample) -> str:
+    """Why no format matched, naming only column names or JSON keys: never a value from the file
+    (an unknown file may hold prompt text, which must not reach the ledger or the error file)."""
+    if not sample.text.strip():
+        return "no known format: the file is empty"
+    header = sample.csv_header()
+    if header is not None:
+        shown = ", ".join(h[:40] for h in header[:12])
+        return f"no known format: CSV columns [{shown}] match no supported export"
+    record = sample.first_json_object()
+    if record is not None:
+        shown = ", ".join(str(k)[:40] for k in list(record)[:12])
+        return f"no known format: JSON keys [{shown}] match no supported export"
+    return "no known format: neither a CSV with a known header nor JSON records"
+
+
 def is_candidate(path: Path) -> bool:
     """True for a file the drop folder should process (not hidden, not a partial write)."""
     name = path.name
-    return path.is_file() and not name.startswith(IGNORED_PREFIXES) and not name.endswith(
-        IGNORED_SUFFIXES
+    return (
+        path.is_file()
+        and not name.startswith(IGNORED_PREFIXES)
+        and not name.endswith(IGNORED_SUFFIXES)
     )
 
 
@@ -83,9 +109,10 @@ def origin_of(home: MeterrHome, path: Path) -> str:
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, tables: Iterable = ()) -> None:
     """Create every registered raw table (empty if never loaded) and the ledger, so dbt sources
-    always resolve."""
+    always resolve: the drop-folder formats' tables and the provider APIs' tables (an API with no
+    key configured is never pulled, yet its staging views read its table)."""
     ledger.ensure(con)
-    for spec in (*FORMATS, *tables):
+    for spec in (*FORMATS, *API_TABLES, *tables):
         ensure_table(con, spec)
 
 
@@ -138,27 +165,48 @@ def _process_member(
     digest = ledger.sha256_of(path)
     if ledger.already_loaded(con, digest):
         return FileOutcome(name, "duplicate", file_sha256=digest)
-    fmt = detect_format(read_sample(path, name))
+    sample = read_sample(path, name)
+    fmt = detect_format(sample)
     if fmt is None:
-        head = read_sample(path, name).first_line[:120]
+        if sample.text.strip() in EMPTY_JSON:
+            # A valid export of nothing (e.g. a JSON array with no records): 0 rows, not an error.
+            ledger_row = ledger.row_params(
+                digest, name, "empty", "loaded", 0, None, origin=origin, at=now
+            )
+            con.execute(ledger.INSERT, ledger_row)
+            return FileOutcome(name, "loaded", 0, None, "empty", digest)
         return FileOutcome(
-            name, "quarantined", file_sha256=digest,
-            reason=f"no known format (first line: {head!r})",
+            name, "quarantined", file_sha256=digest, reason=unknown_format_reason(sample)
         )
     pending = create_pending(con, fmt, origin=origin)
     try:
         rows = fmt.load(con, path, pending, digest)
     except FormatError as exc:
-        return FileOutcome(name, "quarantined", reason=str(exc), format=fmt.name, file_sha256=digest)
+        return FileOutcome(
+            name, "quarantined", reason=str(exc), format=fmt.name, file_sha256=digest
+        )
     gate = quality.validate(con, fmt, pending, now=now)
     if not gate.passed:
         return FileOutcome(
-            name, "quarantined", rows, gate.reason(), fmt.name, digest, fmt.qualified_table,
+            name,
+            "quarantined",
+            rows,
+            gate.reason(),
+            fmt.name,
+            digest,
+            fmt.qualified_table,
             gate.failures,
         )
     ledger_row = ledger.row_params(
-        digest, name, fmt.name, "loaded", rows, None,
-        raw_table=fmt.qualified_table, origin=origin, at=now,
+        digest,
+        name,
+        fmt.name,
+        "loaded",
+        rows,
+        None,
+        raw_table=fmt.qualified_table,
+        origin=origin,
+        at=now,
     )
     commit_batch(con, fmt, pending, extra_statements=((ledger.INSERT, ledger_row),))
     return FileOutcome(name, "loaded", rows, None, fmt.name, digest, fmt.qualified_table)
@@ -184,32 +232,53 @@ def process_file(
         if not outcomes:
             outcomes.append(FileOutcome(path.name, "quarantined", reason="archive has no files"))
     except (UnsafeFileError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, OSError) as exc:
-        outcomes.append(FileOutcome(path.name, "quarantined", reason=str(exc) or type(exc).__name__))
+        outcomes.append(
+            FileOutcome(path.name, "quarantined", reason=str(exc) or type(exc).__name__)
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
     bad = [o for o in outcomes if o.status == "quarantined"]
     if bad:
-        reason = bad[0].reason if len(outcomes) == 1 else "; ".join(
-            f"{o.name}: {o.reason}" for o in bad
+        reason = (
+            bad[0].reason if len(outcomes) == 1 else "; ".join(f"{o.name}: {o.reason}" for o in bad)
         )
         stored = quarantine_file(
-            home, path, reason or "unknown", bad[0].format,
+            home,
+            path,
+            reason or "unknown",
+            bad[0].format,
             [asdict(o) for o in outcomes] if len(outcomes) > 1 else None,
         )
         for outcome in bad:
             ledger.record(
-                con, outcome.file_sha256 or ledger.sha256_of(stored), outcome.name, outcome.format,
-                "quarantined", outcome.row_count, outcome.reason, raw_table=outcome.raw_table,
-                origin=origin, stored_path=str(stored), at=now,
+                con,
+                outcome.file_sha256 or ledger.sha256_of(stored),
+                outcome.name,
+                outcome.format,
+                "quarantined",
+                outcome.row_count,
+                outcome.reason,
+                raw_table=outcome.raw_table,
+                origin=origin,
+                stored_path=str(stored),
+                at=now,
             )
     else:
         stored = archive_file(home, path)
     for outcome in outcomes:
         if outcome.status == "duplicate":
             ledger.record(
-                con, outcome.file_sha256, outcome.name, None, "duplicate", 0, None,
-                origin=origin, stored_path=str(stored), at=now,
+                con,
+                outcome.file_sha256,
+                outcome.name,
+                None,
+                "duplicate",
+                0,
+                None,
+                origin=origin,
+                stored_path=str(stored),
+                at=now,
             )
     return outcomes
 

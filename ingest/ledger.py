@@ -1,4 +1,4 @@
-"""The file ledger ``meta.ingested_files``: every file seen ends as loaded, duplicate or quarantined.
+"""The file ledger ``meta.ingested_files``: every file seen is loaded, duplicate or quarantined.
 
 One row per sighting of a file (or of an archive member). A file's identity is the SHA-256 of its
 content (after decompression and re-encoding to UTF-8), so the same bytes dropped again, renamed,
@@ -78,7 +78,16 @@ def row_params(
         raise ValueError(status)
     when = (at or datetime.now(UTC)).replace(tzinfo=None)
     return [
-        file_sha256, file_name, fmt, status, row_count, reason, when, raw_table, origin, stored_path
+        file_sha256,
+        file_name,
+        fmt,
+        status,
+        row_count,
+        reason,
+        when,
+        raw_table,
+        origin,
+        stored_path,
     ]
 
 

@@ -18,9 +18,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: RawTable) -> None:
     con.execute(table.create_sql(table.qualified_table))
 
 
-def create_pending(
-    con: duckdb.DuckDBPyConnection, table: RawTable, *, origin: str = "drop"
-) -> str:
+def create_pending(con: duckdb.DuckDBPyConnection, table: RawTable, *, origin: str = "drop") -> str:
     """A fresh, empty temp table shaped like ``table`` for one batch; returns its name.
 
     ``origin`` ('drop', 'webhook', 'api') becomes every row's ``_origin``.

@@ -11,7 +11,7 @@ DEFAULT_HOME = "./data"
 
 @dataclass(frozen=True)
 class MeterrHome:
-    """The runtime folder layout from the contract (drop, archive, quarantine, warehouse, reports)."""
+    """The runtime folder layout of the contract (drop, archive, quarantine, warehouse, reports)."""
 
     root: Path
 
@@ -60,6 +60,6 @@ class MeterrHome:
 
 
 def meterr_home(root: str | os.PathLike[str] | None = None) -> MeterrHome:
-    """The layout rooted at ``root``, else ``$METERR_HOME``, else ``./data``, as an absolute path."""
+    """The layout rooted at ``root``, else ``$METERR_HOME``, else ``./data`` (made absolute)."""
     chosen = root if root is not None else os.environ.get("METERR_HOME") or DEFAULT_HOME
     return MeterrHome(Path(chosen).expanduser().resolve())

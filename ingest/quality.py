@@ -70,7 +70,9 @@ def build_expectations(fmt: RawTable, *, now: datetime | None = None) -> list[An
     """The expectations of ``fmt``'s suite: columns, nulls, signs, time range, provider names."""
     gx = _gx()
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
-    exps: list[Any] = [gx.expectations.ExpectTableColumnsToMatchSet(column_set=list(fmt.all_columns))]
+    exps: list[Any] = [
+        gx.expectations.ExpectTableColumnsToMatchSet(column_set=list(fmt.all_columns))
+    ]
     for col in fmt.required:
         exps.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=col))
     for col in fmt.non_negative:
@@ -174,8 +176,11 @@ def raw_invariant_violations(
     if spec.timestamp_column:
         ts = f'"{spec.timestamp_column}"'
         checks.append(
-            (f"{spec.timestamp_column} out of range",
-             f"{ts} < TIMESTAMP '{EARLIEST:%Y-%m-%d}' OR {ts} > TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}'")
+            (
+                f"{spec.timestamp_column} out of range",
+                f"{ts} < TIMESTAMP '{EARLIEST:%Y-%m-%d}' "
+                f"OR {ts} > TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}'",
+            )
         )
     if spec.provider_column:
         known = ", ".join(f"'{p}'" for p in KNOWN_PROVIDERS)
@@ -185,10 +190,13 @@ def raw_invariant_violations(
     violations = []
     if checks:
         counts = con.execute(
-            "SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond in checks)
+            "SELECT "
+            + ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond in checks)
             + f" FROM {table}"
         ).fetchone()
-        violations = [f"{n} row(s): {label}" for (label, _), n in zip(checks, counts, strict=True) if n]
+        violations = [
+            f"{n} row(s): {label}" for (label, _), n in zip(checks, counts, strict=True) if n
+        ]
     if spec.key:
         keys = ", ".join(f'"{k}"' for k in spec.key)
         not_null = " AND ".join(f'"{k}" IS NOT NULL' for k in spec.key)

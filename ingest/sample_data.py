@@ -39,29 +39,78 @@ class Workload:
 
 WORKLOADS: tuple[Workload, ...] = (
     Workload("openai", "gpt-4o", "proj-support", "key-support-bot", "alice", 900, 1800, 350, 0.35),
-    Workload("openai", "gpt-4o-mini", "proj-support", "key-support-bot", "alice", 4000, 900, 120, 0.2),
+    Workload(
+        "openai", "gpt-4o-mini", "proj-support", "key-support-bot", "alice", 4000, 900, 120, 0.2
+    ),
     Workload("openai", "gpt-4o", "proj-analytics", SPIKE_KEY, "bob", 250, 6000, 900, 0.4),
     Workload("openai", "o3", "proj-research", "key-research", "carol", 60, 4000, 2500, 0.1),
-    Workload("openai", "text-embedding-3-small", "proj-search", "key-indexer", "dave", 3000, 700, 0, 0),
     Workload(
-        "anthropic", "claude-sonnet-4-5", "proj-agents", "key-agents", "erin", 700, 5200, 800, 0.55,
+        "openai", "text-embedding-3-small", "proj-search", "key-indexer", "dave", 3000, 700, 0, 0
+    ),
+    Workload(
+        "anthropic",
+        "claude-sonnet-4-5",
+        "proj-agents",
+        "key-agents",
+        "erin",
+        700,
+        5200,
+        800,
+        0.55,
         0.08,
     ),
     Workload(
-        "anthropic", "claude-haiku-4-5", "proj-support", "key-triage", "alice", 2500, 1200, 150, 0.3,
+        "anthropic",
+        "claude-haiku-4-5",
+        "proj-support",
+        "key-triage",
+        "alice",
+        2500,
+        1200,
+        150,
+        0.3,
         0.05,
     ),
-    Workload("anthropic", "claude-opus-4-1", "proj-research", "key-research-claude", "carol", 40,
-             9000, 1500, 0.2, 0.05),
+    Workload(
+        "anthropic",
+        "claude-opus-4-1",
+        "proj-research",
+        "key-research-claude",
+        "carol",
+        40,
+        9000,
+        1500,
+        0.2,
+        0.05,
+    ),
     Workload("google", "gemini-2.5-flash", "proj-search", "key-gemini", "dave", 1200, 2000, 300, 0),
     # A fine-tuned in-house model the price catalogue cannot know: it must show as unpriced.
-    Workload("openai", "ft:acme-internal-summarizer", "proj-legal", "key-legal", "frank", 80, 3000,
-             400, 0),
+    Workload(
+        "openai",
+        "ft:acme-internal-summarizer",
+        "proj-legal",
+        "key-legal",
+        "frank",
+        80,
+        3000,
+        400,
+        0,
+    ),
 )
 
 FIELDS = (
-    "timestamp", "provider", "model", "input_tokens", "cached_input_tokens", "cache_write_tokens",
-    "output_tokens", "request_count", "cost_usd", "request_id", "project_id", "api_key_id",
+    "timestamp",
+    "provider",
+    "model",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "request_count",
+    "cost_usd",
+    "request_id",
+    "project_id",
+    "api_key_id",
     "user_id",
 )
 
@@ -83,8 +132,8 @@ def generate_rows(end: date | None = None, days: int = DAYS, seed: int = 7) -> l
         for index, work in enumerate(WORKLOADS):
             factor = (0.35 if weekend else 1.0) * (1 + 0.004 * offset) * rng.uniform(0.85, 1.15)
             hit_rate = work.cache_hit_rate
-            spiking = (
-                work.api_key_id == SPIKE_KEY and spike_start <= day < spike_start + timedelta(days=2)
+            spiking = work.api_key_id == SPIKE_KEY and spike_start <= day < spike_start + timedelta(
+                days=2
             )
             if spiking:
                 factor *= 12

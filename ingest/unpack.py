@@ -1,38 +1,70 @@
-"""Turning a dropped file into readable members: plain files pass through, ``.gz`` is inflated,
-``.zip`` members come out one by one; text is normalised to UTF-8 so DuckDB can stream it.
+"""Turning a dropped file into readable members: plain files pass through, gzip is inflated, zip
+members come out one by one; text is normalised to UTF-8 so DuckDB can stream it.
 
-Every limit here exists so that one hostile file cannot fill the disk or memory: inflated size,
-member count and member names are checked before anything is written.
+Compression is recognised from the first bytes (gzip ``1f 8b``, zip ``PK``), not from the name.
+Every limit here exists so that one hostile file cannot fill the disk or memory, or smuggle a path:
+
+* a member may inflate to at most ``MAX_RATIO`` times its compressed size (+10 MiB) and the archive
+  to at most ``MAX_INFLATED_BYTES`` (declared sizes are checked before anything is written, real
+  sizes while inflating);
+* zip member names may not escape the folder (``..``, absolute, drive letters), be symlinks or be
+  encrypted; at most ``MAX_MEMBERS`` members; archives inside archives are refused;
+* a line longer than ``reading.MAX_RECORD_BYTES`` (outside a JSON array, where one line may hold
+  many records) refuses the file;
+* UTF-8 BOM, UTF-16/32 (with a BOM) and BOM-less UTF-16 are converted to UTF-8; undecodable text
+  is refused.
+
+An archive is checked as a whole before its first member is yielded, so an unsafe archive loads
+nothing. Refusals raise :class:`UnsafeFileError` (or its :class:`UnreadableFileError`) with the
+reason the quarantine records.
 """
 
 from __future__ import annotations
 
 import codecs
 import gzip
-import os
+import json
+import re
 import shutil
+import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from ingest.formats.base import Sample
+from ingest.formats.reading import MAX_RECORD_BYTES
 
-# An inflated member may be at most this large, and at most this many times its compressed size.
+# An archive may inflate to at most this much, and each member to at most this many times its
+# compressed size (plus a little, so tiny well-compressed files pass).
 MAX_INFLATED_BYTES = 64 * 1024**3
 MAX_RATIO = 200
+RATIO_ALLOWANCE = 10 * 1024 * 1024
 MAX_MEMBERS = 1000
 SAMPLE_BYTES = 64 * 1024
 COPY_CHUNK = 1024 * 1024
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+# Other containers meterr does not open; found inside an archive they are refused, not guessed at.
+NESTED_MAGICS = (GZIP_MAGIC, *ZIP_MAGICS, b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c",
+                 b"Rar!\x1a\x07", b"\x28\xb5\x2f\xfd")
+SKIPPED_PARTS = ("__MACOSX",)
 
 
 class UnsafeFileError(ValueError):
     """The file (or an archive member) is refused for safety; the message is the reason."""
 
 
+class UnreadableFileError(UnsafeFileError):
+    """The file cannot be decompressed or decoded as text; the message is the reason."""
+
+
 @dataclass(frozen=True)
 class Member:
-    """One readable unit of a dropped file: itself, its inflated ``.gz``, or one ``.zip`` member."""
+    """One readable unit of a dropped file: itself, its inflated gzip, or one zip member."""
 
     name: str
     """Display name: the file name, or ``archive.zip:inner/name.csv`` for a member."""
@@ -40,82 +72,266 @@ class Member:
     """A UTF-8 file on disk DuckDB can read (the original where no conversion was needed)."""
 
 
-def _decode_to_utf8(src: Path, workdir: Path, label: str) -> Path:
-    """Return a UTF-8 path for ``src``: UTF-16 (by BOM) is re-encoded; a UTF-8 BOM is dropped."""
-    with open(src, "rb") as handle:
+def _container(path: Path) -> str:
+    with open(path, "rb") as handle:
         head = handle.read(4)
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZIP_MAGICS):
+        return "zip"
+    return "plain"
+
+
+def _text_encoding(head: bytes) -> str | None:
+    """The encoding to convert from, or None when the bytes are (BOM-less) UTF-8 already."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    elif head.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
-    else:
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    # BOM-less UTF-16 (some Windows tools): ASCII text with every other byte NUL.
+    sample = head[: len(head) - len(head) % 2]
+    if len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.1 * len(even):
+            return "utf-16-le"
+        if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.1 * len(odd):
+            return "utf-16-be"
+    return None
+
+
+def _decode_to_utf8(src: Path, workdir: Path, label: str, display: str) -> Path:
+    """Return a UTF-8 path for ``src``: UTF-16/32 are re-encoded; a UTF-8 BOM is dropped."""
+    with open(src, "rb") as handle:
+        head = handle.read(1024)
+    encoding = _text_encoding(head)
+    if encoding is None:
         return src
     out = workdir / f"{label}.utf8"
-    with open(src, encoding=encoding, newline="") as reader, open(
-        out, "w", encoding="utf-8", newline=""
-    ) as writer:
-        shutil.copyfileobj(reader, writer, COPY_CHUNK)
+    try:
+        with open(src, encoding=encoding, newline="") as reader, open(
+            out, "w", encoding="utf-8", newline=""
+        ) as writer:
+            shutil.copyfileobj(reader, writer, COPY_CHUNK)
+    except UnicodeError as exc:
+        raise UnreadableFileError(f"{display}: not valid {encoding} text ({exc.reason})") from exc
     return out
 
 
-def _inflate(stream, out: Path, compressed_size: int, label: str) -> None:
-    limit = min(MAX_INFLATED_BYTES, max(compressed_size, 1) * MAX_RATIO + 10 * 1024 * 1024)
+def _inflate(stream: BinaryIO, out: Path, compressed_size: int, label: str, budget: int) -> int:
+    """Copy ``stream`` to ``out`` within the ratio limit and ``budget``; returns bytes written."""
+    limit = min(budget, max(compressed_size, 1) * MAX_RATIO + RATIO_ALLOWANCE)
     written = 0
-    with open(out, "wb") as writer:
-        while chunk := stream.read(COPY_CHUNK):
-            written += len(chunk)
-            if written > limit:
-                raise UnsafeFileError(
-                    f"{label}: inflates beyond {limit:,} bytes (ratio over {MAX_RATIO}:1); "
-                    "refused as a decompression bomb"
-                )
-            writer.write(chunk)
+    try:
+        with open(out, "wb") as writer:
+            while chunk := stream.read(COPY_CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    raise UnsafeFileError(
+                        f"{label}: inflates beyond {limit:,} bytes (ratio over {MAX_RATIO}:1 or "
+                        f"archive over {MAX_INFLATED_BYTES:,} bytes); refused as a decompression "
+                        "bomb"
+                    )
+                writer.write(chunk)
+    except (zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise UnreadableFileError(f"{label}: cannot be decompressed ({exc})") from exc
+    return written
+
+
+def _check_nested(path: Path, display: str) -> None:
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(NESTED_MAGICS):
+        raise UnreadableFileError(f"{display}: an archive inside an archive is not supported")
+
+
+def check_lines(path: Path, display: str) -> None:
+    """Refuse a file with a line longer than ``MAX_RECORD_BYTES`` (JSON arrays excepted).
+
+    One streaming pass; only the first and last newline of each chunk are looked at, since the
+    lines between lie inside one chunk (smaller than the limit).
+    """
+    with open(path, "rb") as handle:
+        if handle.read(SAMPLE_BYTES).lstrip(b" \t\r\n").startswith(b"["):
+            # A JSON array (Langfuse writes one on a single line); DuckDB parses it per record.
+            return
+        handle.seek(0)
+        carry = 0
+        lines_before = 0
+        while chunk := handle.read(COPY_CHUNK):
+            first = chunk.find(b"\n")
+            if first < 0:
+                carry += len(chunk)
+            else:
+                if carry + first > MAX_RECORD_BYTES:
+                    break
+                carry = len(chunk) - chunk.rfind(b"\n") - 1
+                lines_before += chunk.count(b"\n")
+            if carry > MAX_RECORD_BYTES:
+                break
+        else:
+            return
+    raise UnsafeFileError(
+        f"{display}: line {lines_before + 1} is longer than {MAX_RECORD_BYTES:,} bytes; refused "
+        "(no usage record is that long)"
+    )
 
 
 def _safe_member_name(name: str) -> str:
-    path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or name.startswith("/"):
-        raise UnsafeFileError(f"zip member {name!r} escapes the folder")
+    """The member name with odd characters replaced; refuses names that escape the folder."""
+    posix = name.replace("\\", "/")
+    path = PurePosixPath(posix)
+    if path.is_absolute() or ".." in path.parts or re.match(r"^[A-Za-z]:", posix):
+        raise UnsafeFileError(f"zip member {name!r} escapes the folder; refused (zip slip)")
     cleaned = "/".join(part for part in path.parts if part not in ("", "."))
-    return "".join(c if c.isalnum() or c in "._-/" else "_" for c in cleaned)
+    return "".join(c if c.isalnum() or c in "._-/" else "_" for c in cleaned)[:200]
+
+
+def _skipped(name: str) -> bool:
+    """Finder/Explorer litter (``__MACOSX/``, ``.DS_Store``, ``._x``) is not data."""
+    parts = name.split("/")
+    return any(p in SKIPPED_PARTS for p in parts) or parts[-1].startswith(".")
+
+
+def _zip_members(path: Path, workdir: Path) -> list[Member]:
+    """Check a zip as a whole, then inflate and decode every member; nothing is yielded before."""
+    with zipfile.ZipFile(path) as archive:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        if len(infos) > MAX_MEMBERS:
+            raise UnsafeFileError(f"zip has {len(infos)} members (limit {MAX_MEMBERS})")
+        chosen: list[tuple[zipfile.ZipInfo, str]] = []
+        declared = 0
+        for info in infos:
+            name = _safe_member_name(info.filename)
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise UnsafeFileError(f"zip member {info.filename!r} is a symlink; refused")
+            if _skipped(name):
+                continue
+            if info.flag_bits & 0x1:
+                raise UnreadableFileError(f"zip member {info.filename!r} is encrypted")
+            if info.file_size > max(info.compress_size, 1) * MAX_RATIO + RATIO_ALLOWANCE:
+                raise UnsafeFileError(
+                    f"zip member {name!r} declares {info.file_size:,} bytes from "
+                    f"{info.compress_size:,} (ratio over {MAX_RATIO}:1); refused as a "
+                    "decompression bomb"
+                )
+            declared += info.file_size
+            chosen.append((info, name))
+        if declared > MAX_INFLATED_BYTES:
+            raise UnsafeFileError(
+                f"zip declares {declared:,} bytes inflated (limit {MAX_INFLATED_BYTES:,})"
+            )
+        members: list[Member] = []
+        budget = MAX_INFLATED_BYTES
+        for index, (info, name) in enumerate(chosen):
+            display = f"{path.name}:{name}"
+            out = workdir / f"zip-{index}"
+            try:
+                with archive.open(info) as stream:
+                    budget -= _inflate(stream, out, info.compress_size, display, budget)
+            except (NotImplementedError, RuntimeError) as exc:
+                raise UnreadableFileError(f"{display}: cannot be decompressed ({exc})") from exc
+            _check_nested(out, display)
+            readable = _decode_to_utf8(out, workdir, f"zip-{index}", display)
+            check_lines(readable, display)
+            members.append(Member(display, readable))
+    return members
 
 
 def iter_members(path: Path, workdir: Path) -> Iterator[Member]:
     """Yield each readable member of ``path``; scratch files go to ``workdir`` (caller empties it).
 
-    Raises :class:`UnsafeFileError` for bombs, escaping names and archives with too many members,
-    and ``OSError``/``zipfile.BadZipFile``/``gzip.BadGzipFile`` for unreadable containers.
+    Raises :class:`UnsafeFileError` for bombs, escaping names, over-long lines and archives with
+    too many members, :class:`UnreadableFileError` for undecodable content, and
+    ``OSError``/``zipfile.BadZipFile``/``gzip.BadGzipFile`` for damaged containers.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    lower = path.name.lower()
-    if lower.endswith(".gz"):
+    kind = _container(path)
+    if kind == "gzip":
+        name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
         inner = workdir / "member.gz.out"
         with gzip.open(path, "rb") as stream:
-            _inflate(stream, inner, path.stat().st_size, path.name)
-        yield Member(path.name[:-3], _decode_to_utf8(inner, workdir, "gz"))
-    elif lower.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            infos = [i for i in archive.infolist() if not i.is_dir()]
-            if len(infos) > MAX_MEMBERS:
-                raise UnsafeFileError(f"zip has {len(infos)} members (limit {MAX_MEMBERS})")
-            names = [_safe_member_name(i.filename) for i in infos]
-            for index, (info, name) in enumerate(zip(infos, names, strict=True)):
-                if name.rsplit("/", 1)[-1].startswith((".", "__MACOSX")) or "__MACOSX" in name:
-                    continue
-                out = workdir / f"zip-{index}"
-                with archive.open(info) as stream:
-                    _inflate(stream, out, info.compress_size, f"{path.name}:{name}")
-                yield Member(f"{path.name}:{name}", _decode_to_utf8(out, workdir, f"zip-{index}"))
-                os.unlink(out) if out.exists() else None
+            _inflate(stream, inner, path.stat().st_size, path.name, MAX_INFLATED_BYTES)
+        _check_nested(inner, path.name)
+        readable = _decode_to_utf8(inner, workdir, "gz", path.name)
+        check_lines(readable, path.name)
+        yield Member(name, readable)
+    elif kind == "zip":
+        yield from _zip_members(path, workdir)
     else:
-        yield Member(path.name, _decode_to_utf8(path, workdir, "plain"))
+        readable = _decode_to_utf8(path, workdir, "plain", path.name)
+        check_lines(readable, path.name)
+        yield Member(path.name, readable)
+
+
+# --- detection sample -------------------------------------------------------------------------
+
+_JSON_TOKEN = re.compile(
+    r'\s*(?:"([^"\\]*(?:\\.[^"\\]*)*)"|([{}\[\],:])|(-?[0-9][0-9eE.+-]*|true|false|null))', re.S
+)
+
+
+def first_record_keys(text: str) -> list[str] | None:
+    """Top-level keys of the first JSON object in ``text`` (a JSON Lines file or an array), or
+    None unless that object is complete and well-formed in ``text``."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        stripped = stripped[1:].lstrip()
+    if not stripped.startswith("{"):
+        return None
+    keys: list[str] = []
+    depth = 0
+    expect_key = False
+    pos = 0
+    while True:
+        match = _JSON_TOKEN.match(stripped, pos)
+        if match is None:
+            return None
+        pos = match.end()
+        string, punct, _scalar = match.groups()
+        if punct in ("{", "["):
+            depth += 1
+            expect_key = depth == 1 and punct == "{"
+        elif punct in ("}", "]"):
+            depth -= 1
+            if depth == 0:
+                return keys
+        elif punct == ",":
+            expect_key = depth == 1
+        elif string is not None and expect_key:
+            try:
+                keys.append(json.loads(f'"{string}"'))
+            except json.JSONDecodeError:
+                return None
+            expect_key = False
 
 
 def read_sample(path: Path, name: str) -> Sample:
-    """The decoded head of a UTF-8 member for format detection (a partial last line is cut)."""
+    """The decoded head of a UTF-8 member for format detection (a partial last line is cut).
+
+    When the first JSON record does not fit the head (a request with a long prompt), up to
+    ``MAX_RECORD_BYTES`` are scanned for its top-level keys and the sample is that record with
+    its values left out: detection needs only the keys.
+    """
     with open(path, "rb") as handle:
         raw = handle.read(SAMPLE_BYTES)
     text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
     if len(raw) == SAMPLE_BYTES and "\n" in text:
         text = text[: text.rfind("\n")]
-    return Sample(text=text, name=name)
+    sample = Sample(text=text, name=name)
+    if not text.lstrip().startswith(("{", "[")) or sample.first_json_object() is not None:
+        return sample
+    if len(raw) < SAMPLE_BYTES:
+        return sample
+    with open(path, "rb") as handle:
+        head = handle.read(MAX_RECORD_BYTES).decode("utf-8", errors="replace").lstrip("\ufeff")
+    keys = first_record_keys(head)
+    if keys is None:
+        if len(head.encode("utf-8", errors="replace")) >= MAX_RECORD_BYTES:
+            raise UnsafeFileError(
+                f"{name}: the first JSON record is longer than {MAX_RECORD_BYTES:,} bytes "
+                "(or malformed)"
+            )
+        return sample
+    return Sample(text=json.dumps(dict.fromkeys(keys)) + "\n", name=name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
@@ -57,8 +57,14 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def connect(home: MeterrHome, *, write: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the warehouse; writers hold the writer lock for the connection's life."""
+def connect(
+    home: MeterrHome, *, write: bool = True, lock: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse; writers hold the writer lock for the connection's life.
+
+    ``lock=False`` is for a caller that already holds :func:`writer_lock` (flock is per open file,
+    so taking it twice in one process would wait on itself).
+    """
     if not write:
         con = duckdb.connect(str(home.warehouse), read_only=True)
         try:
@@ -67,7 +73,7 @@ def connect(home: MeterrHome, *, write: bool = True) -> Iterator[duckdb.DuckDBPy
         finally:
             con.close()
         return
-    with writer_lock(home.warehouse):
+    with writer_lock(home.warehouse) if lock else nullcontext():
         con = duckdb.connect(str(home.warehouse))
         try:
             _configure(con)

@@ -23,7 +23,7 @@ from typing import Any
 import vl_convert
 from markupsafe import Markup
 
-from reports.formatting import money, short_day_label
+from reports.formatting import compact, day_label, money, short_day_label
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +257,115 @@ def sparkline_spec(history: list[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
+# Empty days stay visible as faint cells; the busiest day is at full strength.
+HEATMAP_MIN_OPACITY = 0.07
+HEATMAP_WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def heatmap_spec(heatmap: dict[str, Any]) -> dict[str, Any]:
+    """A weekday x week grid of rect marks over 13 weeks (``data["heatmap"]``).
+
+    The value is shown by opacity, not colour, so the page's accent colour applies in both colour
+    schemes (the stylesheet recolours every rect). Each cell's accessible description is
+    formatted here, e.g. ``Tue 14 Jan: $12.30``.
+    """
+    is_money = heatmap["metric"] == "cost_usd"
+    top = max((cell["value"] for cell in heatmap["cells"]), default=0) or 1
+    values = []
+    for cell in heatmap["cells"]:
+        amount = money(cell["value"]) if is_money else f"{compact(cell['value'])} tokens"
+        if not cell["has_usage"]:
+            amount = "no usage"
+        values.append(
+            {
+                "week": cell["week"][-3:],
+                "weekday": cell["weekday"],
+                "value": cell["value"],
+                "label": f"{day_label(cell['date'])}: {amount}",
+            }
+        )
+    axis = {"ticks": False, "domain": False, "labelAngle": 0}
+    return _spec(
+        description="Daily usage heat map, last 13 weeks",
+        width={"step": 38},
+        height={"step": 22},
+        data={"values": values},
+        mark={"type": "rect"},
+        encoding={
+            "x": {
+                "field": "week",
+                "type": "ordinal",
+                "sort": None,
+                "title": None,
+                "axis": axis,
+                "scale": {"paddingInner": 0.14},
+            },
+            "y": {
+                "field": "weekday",
+                "type": "ordinal",
+                "sort": HEATMAP_WEEKDAYS,
+                "title": None,
+                "axis": axis,
+                "scale": {"paddingInner": 0.14},
+            },
+            "opacity": {
+                "field": "value",
+                "type": "quantitative",
+                # sqrt: one spike should not wash every ordinary day out to nothing.
+                "scale": {"type": "sqrt", "domain": [0, top], "range": [HEATMAP_MIN_OPACITY, 1]},
+                "legend": None,
+            },
+            "description": {"field": "label", "type": "nominal"},
+        },
+    )
+
+
+def monthly_spend_spec(months: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bars of spend per month with the platform fee revenue labelled (the admin page)."""
+    values = [
+        {
+            "month": row["month"],
+            "cost_usd": row["cost_usd"] or 0.0,
+            "fee_label": f"fee {money(row['platform_fee_usd'])}",
+        }
+        for row in months
+    ]
+    return _spec(
+        description="Spend per month",
+        width=CHART_WIDTH,
+        height=150,
+        data={"values": values},
+        encoding={
+            "x": {
+                "field": "month",
+                "type": "ordinal",
+                "sort": None,
+                "title": None,
+                "axis": {"labelAngle": 0, "ticks": False, "domain": False},
+                "scale": {"paddingInner": 0.35},
+            },
+            "y": {
+                "field": "cost_usd",
+                "type": "quantitative",
+                "title": None,
+                "axis": {
+                    "format": _money_format([v["cost_usd"] for v in values]),
+                    "tickCount": 3,
+                    "domain": False,
+                    "ticks": False,
+                },
+            },
+        },
+        layer=[
+            {"mark": {"type": "bar", "cornerRadiusEnd": 2}},
+            {
+                "mark": {"type": "text", "baseline": "bottom", "dy": -3},
+                "encoding": {"text": {"field": "fee_label", "type": "nominal"}},
+            },
+        ],
+    )
+
+
 def weekly_index_spec(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     """Bars of weekly spend across the weeks listed on the index (newest 26)."""
     recent = sorted(summaries, key=lambda row: row["week"])[-26:]
@@ -335,7 +444,8 @@ def render_chart(spec: dict[str, Any], chart_id: str) -> Markup | None:
 
 
 def weekly_charts(data: dict[str, Any]) -> dict[str, Markup | None]:
-    """The weekly report's charts as inline SVG: ``daily``, ``models``, ``trend``, ``sparkline``.
+    """The weekly report's charts as inline SVG: ``daily``, ``models``, ``trend``, ``sparkline``,
+    ``heatmap``.
 
     A chart with nothing to show is ``None``.
     """
@@ -353,7 +463,18 @@ def weekly_charts(data: dict[str, Any]) -> dict[str, Markup | None]:
         "sparkline": render_chart(sparkline_spec(data["daily_history"]), "spark")
         if has_trend
         else None,
+        "heatmap": render_chart(heatmap_spec(data["heatmap"]), "heatmap")
+        if data["heatmap"]["has_data"]
+        else None,
     }
+
+
+def admin_charts(data: dict[str, Any]) -> dict[str, Markup | None]:
+    """The admin page's chart: ``months`` (spend per month; ``None`` without any spend)."""
+    months = data["revenue_by_month"]
+    if not any(row["cost_usd"] for row in months):
+        return {"months": None}
+    return {"months": render_chart(monthly_spend_spec(months), "months")}
 
 
 def index_charts(summaries: list[dict[str, Any]]) -> dict[str, Markup | None]:

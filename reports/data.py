@@ -5,14 +5,19 @@ Weeks are ISO weeks written ``YYYY-Www`` (Monday to Sunday, UTC days, as ``usage
 lists and dicts; dates and timestamps as ISO strings) so it can be rendered, dumped to JSON or
 asserted on in tests.
 
-Costs follow the contract's meaning of ``marts.fct_usage_daily.total_cost_usd``: billed where the
-source reports a cost, else list price, plus the platform fee. A NULL cost is *unpriced* usage: it
+Every money figure (and the requests and tokens beside it) is summed from the *spend basis* of
+:mod:`reports.spend`: the authoritative source per UTC day and provider (``marts.fct_spend_daily``,
+and ``marts.fct_spend_allocated`` per user and API key) when the accounting marts exist, else every
+row of ``marts.fct_usage_daily``; ``spend_basis`` in the data says which. A cost is billed where
+the source reports one, else list price, plus the platform fee. A NULL cost is *unpriced* usage: it
 is counted separately (tokens and requests) and never as $0. A cost is ``None`` in this data when
 usage exists but none of it is priced; it is ``0.0`` only when there was no usage at all.
 
-``marts.fct_usage_daily`` is required. ``meta.ingested_files``, ``marts.anomalies``,
-``marts.savings_opportunities`` and ``marts.monthly_statement`` are optional: when one is missing
-its section comes back with ``available: False`` and no rows.
+``marts.fct_usage_daily`` is required (the weeks, the as-of date and the per-source data health
+read it). ``meta.ingested_files``, ``meta.integrations``,
+``marts.anomalies``, ``marts.savings_opportunities``, ``marts.monthly_statement``,
+``marts.rpt_source_reconciliation``, the ``raw.*`` tables and a check-results table are optional:
+when one is missing its section comes back with ``available: False`` (or empty) and a note.
 """
 
 from __future__ import annotations
@@ -22,10 +27,17 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import duckdb
+
+from reports.health import failed_checks, newest_raw_load, raw_tables, reconciliation_gaps
+from reports.my_integrations import my_integrations
+from reports.query import fetch_one as _one
+from reports.query import fetch_rows as _rows
+from reports.query import newest_timestamp, table_exists
+from reports.query import timestamp_expr as _timestamp_expr
+from reports.spend import TOKENS_SQL, SpendBasis, source_roles, spend_basis
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +51,16 @@ QUARANTINE_LIMIT = 50
 RECENT_FILES_LIMIT = 20
 # Rows per month of the monthly statement; the rest are summed in the month's totals.
 STATEMENT_ROWS_PER_MONTH = 25
+# Anomalies listed (report week and the week before); the rest are counted.
+ANOMALY_LIMIT = 50
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 UNATTRIBUTED = "(unattributed)"
 UNKNOWN = "(unknown)"
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 
 # Every token kind the contract lists; "tokens" in this module means their sum.
-_TOKENS = (
-    "coalesce(input_tokens, 0) + coalesce(cached_input_tokens, 0)"
-    " + coalesce(cache_write_tokens, 0) + coalesce(output_tokens, 0)"
-)
+_TOKENS = TOKENS_SQL
 _SEVERITY_ORDER = (
     "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 WHEN 'low' THEN 2 ELSE 3 END"
 )
@@ -119,49 +131,6 @@ class _Window:
 # Query helpers
 
 
-def _plain(value: Any) -> Any:
-    """A DuckDB value as a plain JSON-able one (Decimal -> float, dates -> ISO strings)."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
-def _rows(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params or {})
-    names = [column[0] for column in cursor.description]
-    return [
-        {name: _plain(value) for name, value in zip(names, row, strict=True)}
-        for row in cursor.fetchall()
-    ]
-
-
-def _one(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    rows = _rows(con, sql, params)
-    return rows[0] if rows else {}
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Whether ``schema.table`` (a table or a view) exists in the connection's current database."""
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables"
-        " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(found and found[0])
-
-
 def _require_usage(con: duckdb.DuckDBPyConnection) -> None:
     if not table_exists(con, "marts", "fct_usage_daily"):
         raise ReportDataError(
@@ -216,20 +185,19 @@ SELECT
     coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
     coalesce(sum(output_tokens), 0) AS output_tokens,
     coalesce(sum({_TOKENS}), 0) AS tokens,
-    coalesce(sum(request_count) FILTER (WHERE total_cost_usd IS NULL), 0) AS unpriced_requests,
-    coalesce(sum({_TOKENS}) FILTER (WHERE total_cost_usd IS NULL), 0) AS unpriced_tokens,
+    coalesce(sum(unpriced_requests), 0) AS unpriced_requests,
+    coalesce(sum(unpriced_tokens), 0) AS unpriced_tokens,
     count(DISTINCT usage_date) AS active_days
-FROM {USAGE_TABLE}
+FROM {{relation}} AS basis
 WHERE usage_date BETWEEN $start AND $end
 """
 
 
-def _totals(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, Any]:
+def _totals(con: duckdb.DuckDBPyConnection, window: _Window, basis: SpendBasis) -> dict[str, Any]:
     """Headline numbers for the week and the week before it."""
-    current = _one(con, _TOTALS_SQL, {"start": window.start, "end": window.end})
-    previous = _one(
-        con, _TOTALS_SQL, {"start": window.prev_start, "end": window.start - timedelta(days=1)}
-    )
+    sql = _TOTALS_SQL.format(relation=basis.spend)
+    current = _one(con, sql, {"start": window.start, "end": window.end})
+    previous = _one(con, sql, {"start": window.prev_start, "end": window.start - timedelta(days=1)})
     cost = _cost(current["cost_usd"], current["row_count"], current["unpriced_rows"])
     prev_cost = _cost(previous["cost_usd"], previous["row_count"], previous["unpriced_rows"])
     change_usd, change_pct = _change(cost, prev_cost)
@@ -254,17 +222,27 @@ def _grouped(
     con: duckdb.DuckDBPyConnection,
     window: _Window,
     keys: tuple[str, ...],
+    basis: SpendBasis,
     *,
     limit: int | None = None,
     include_dropped: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Per-group usage for the week with last week's cost beside it; also the number of groups.
 
-    ``keys`` are column names of the usage table (fixed by the callers, never user input).
-    ``include_dropped`` keeps groups that had usage last week and none this week.
+    ``keys`` are column names of the basis relations (fixed by the callers, never user input):
+    grouping by ``user_id`` or ``api_key_id`` reads the per-user-and-key relation, whose tokens
+    may be unknown (``None``). ``include_dropped`` keeps groups that had usage last week and none
+    this week.
     """
     cols = ", ".join(keys)
     cur = "(usage_date >= $start)"
+    # Without tokens in the relation (per user/key on the authoritative basis) they are unknown.
+    zero = "0" if basis.has_tokens(keys) else "NULL"
+    tokens = (
+        f"coalesce(sum({_TOKENS}) FILTER (WHERE {cur}), 0)"
+        if basis.has_tokens(keys)
+        else "CAST(NULL AS BIGINT)"
+    )
     having = "" if include_dropped else f"HAVING count(*) FILTER (WHERE {cur}) > 0"
     limit_sql = f"LIMIT {int(limit)}" if limit else ""
     sql = f"""
@@ -277,17 +255,16 @@ def _grouped(
         count(*) FILTER (WHERE NOT {cur} AND total_cost_usd IS NULL) AS prev_unpriced_rows,
         sum(total_cost_usd) FILTER (WHERE NOT {cur}) AS prev_cost_usd,
         coalesce(sum(request_count) FILTER (WHERE {cur}), 0) AS requests,
-        coalesce(sum(input_tokens) FILTER (WHERE {cur}), 0) AS input_tokens,
-        coalesce(sum(cached_input_tokens) FILTER (WHERE {cur}), 0) AS cached_input_tokens,
-        coalesce(sum(cache_write_tokens) FILTER (WHERE {cur}), 0) AS cache_write_tokens,
-        coalesce(sum(output_tokens) FILTER (WHERE {cur}), 0) AS output_tokens,
-        coalesce(sum({_TOKENS}) FILTER (WHERE {cur}), 0) AS tokens,
-        coalesce(sum(request_count) FILTER (WHERE {cur} AND total_cost_usd IS NULL), 0)
-            AS unpriced_requests,
-        coalesce(sum({_TOKENS}) FILTER (WHERE {cur} AND total_cost_usd IS NULL), 0)
-            AS unpriced_tokens,
+        coalesce(sum(input_tokens) FILTER (WHERE {cur}), {zero}) AS input_tokens,
+        coalesce(sum(cached_input_tokens) FILTER (WHERE {cur}), {zero}) AS cached_input_tokens,
+        coalesce(sum(cache_write_tokens) FILTER (WHERE {cur}), {zero}) AS cache_write_tokens,
+        coalesce(sum(output_tokens) FILTER (WHERE {cur}), {zero}) AS output_tokens,
+        {tokens} AS tokens,
+        coalesce(sum(unpriced_requests) FILTER (WHERE {cur}), 0) AS unpriced_requests,
+        coalesce(sum(unpriced_tokens) FILTER (WHERE {cur}), {zero}) AS unpriced_tokens,
+        bool_or(is_unpriced) FILTER (WHERE {cur}) AS has_unpriced,
         count(*) OVER () AS group_count
-    FROM {USAGE_TABLE}
+    FROM {basis.relation(keys)} AS basis
     WHERE usage_date BETWEEN $prev_start AND $end
     GROUP BY {cols}
     {having}
@@ -304,7 +281,8 @@ def _grouped(
         )
         row["change_usd"], row["change_pct"] = _change(row["cost_usd"], row["prev_cost_usd"])
         row["fully_unpriced"] = row["row_count"] > 0 and row["unpriced_rows"] == row["row_count"]
-        row["partly_unpriced"] = 0 < row["unpriced_rows"] < row["row_count"]
+        # Some usage has no known cost, the rest does (a spend row can be partly unpriced).
+        row["partly_unpriced"] = row["cost_usd"] is not None and bool(row.pop("has_unpriced"))
     return rows, group_count
 
 
@@ -314,10 +292,10 @@ def _add_shares(rows: list[dict[str, Any]], total_cost: float | None) -> None:
 
 
 def _by_provider(
-    con: duckdb.DuckDBPyConnection, window: _Window, total_cost: float | None
+    con: duckdb.DuckDBPyConnection, window: _Window, basis: SpendBasis, total_cost: float | None
 ) -> list[dict[str, Any]]:
     """One row per provider: cost, last week's cost and the change, requests, tokens, share."""
-    rows, _ = _grouped(con, window, ("provider",), include_dropped=True)
+    rows, _ = _grouped(con, window, ("provider",), basis, include_dropped=True)
     for row in rows:
         row["label"] = _label(row["provider"], UNKNOWN)
     _add_shares(rows, total_cost)
@@ -325,10 +303,10 @@ def _by_provider(
 
 
 def _by_model(
-    con: duckdb.DuckDBPyConnection, window: _Window, total_cost: float | None
+    con: duckdb.DuckDBPyConnection, window: _Window, basis: SpendBasis, total_cost: float | None
 ) -> list[dict[str, Any]]:
     """One row per provider x model with usage this week, most expensive first."""
-    rows, _ = _grouped(con, window, ("provider", "model"))
+    rows, _ = _grouped(con, window, ("provider", "model"), basis)
     names = [row["model"] for row in rows]
     for row in rows:
         model = _label(row["model"], UNKNOWN)
@@ -340,10 +318,19 @@ def _by_model(
 
 
 def _top(
-    con: duckdb.DuckDBPyConnection, window: _Window, column: str, total_cost: float | None
+    con: duckdb.DuckDBPyConnection,
+    window: _Window,
+    column: str,
+    basis: SpendBasis,
+    total_cost: float | None,
 ) -> dict[str, Any]:
-    """The ``TOP_N`` biggest spenders by ``column``; NULL is shown as ``(unattributed)``."""
-    rows, group_count = _grouped(con, window, (column,), limit=TOP_N)
+    """The ``TOP_N`` biggest spenders by ``column``; NULL is shown as ``(unattributed)``.
+
+    On the authoritative basis users and API keys come from ``marts.fct_spend_allocated``: the
+    unattributed remainder is a row like any other, so the rows (and "others") add up to the
+    week's total.
+    """
+    rows, group_count = _grouped(con, window, (column,), basis, limit=TOP_N)
     for row in rows:
         row["key"] = row.pop(column)
         row["label"] = _label(row["key"], UNATTRIBUTED)
@@ -362,7 +349,7 @@ def _top(
 
 
 def _daily(
-    con: duckdb.DuckDBPyConnection, window: _Window
+    con: duckdb.DuckDBPyConnection, window: _Window, basis: SpendBasis
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """The week's days, the 13 weeks' days (zero-filled) and the 13 weekly totals."""
     sql = f"""
@@ -373,8 +360,8 @@ def _daily(
         sum(total_cost_usd) AS cost_usd,
         coalesce(sum(request_count), 0) AS requests,
         coalesce(sum({_TOKENS}), 0) AS tokens,
-        coalesce(sum({_TOKENS}) FILTER (WHERE total_cost_usd IS NULL), 0) AS unpriced_tokens
-    FROM {USAGE_TABLE}
+        coalesce(sum(unpriced_tokens), 0) AS unpriced_tokens
+    FROM {basis.spend} AS basis
     WHERE usage_date BETWEEN $trend_start AND $end
     GROUP BY usage_date
     """
@@ -420,28 +407,73 @@ def _daily(
     return week_days, history, weeks
 
 
+def _heatmap(history: list[dict[str, Any]], window: _Window) -> dict[str, Any]:
+    """Daily usage as weekday x ISO week over the 13 trend weeks: the heat map's cells.
+
+    ``marts.fct_usage_daily`` is daily, so a day is the finest cell. The value is priced spend,
+    or tokens when nothing in the 13 weeks is priced (``metric`` says which). ``by_weekday`` sums
+    each weekday over the 13 weeks, to show the usage pattern in words.
+    """
+    metric = "cost_usd" if any(d["cost_usd"] for d in history) else "tokens"
+    cells = []
+    for row in history:
+        day = date.fromisoformat(row["date"])
+        cells.append(
+            {
+                "date": row["date"],
+                "week": row["week"],
+                "weekday": WEEKDAYS[day.weekday()],
+                "value": row[metric] or 0,
+                "cost_usd": row["cost_usd"],
+                "tokens": row["tokens"],
+                "requests": row["requests"],
+                "has_usage": row["has_usage"],
+                "in_report_week": window.start <= day <= window.end,
+            }
+        )
+    peak = max((c for c in cells if c["value"]), key=lambda c: c["value"], default=None)
+    total = sum(cell["value"] for cell in cells)
+    by_weekday = []
+    for name in WEEKDAYS:
+        value = sum(cell["value"] for cell in cells if cell["weekday"] == name)
+        by_weekday.append({"weekday": name, "value": value, "share": _share(value, total)})
+    busiest = max(by_weekday, key=lambda w: w["value"]) if total else None
+    return {
+        "metric": metric,
+        "cells": cells,
+        "weeks": sorted({cell["week"] for cell in cells}),
+        "has_data": any(cell["value"] for cell in cells),
+        "peak": {"date": peak["date"], "value": peak["value"]} if peak else None,
+        "by_weekday": by_weekday,
+        "busiest_weekday": busiest["weekday"] if busiest else None,
+        "total": total,
+    }
+
+
 def _unpriced(
-    con: duckdb.DuckDBPyConnection, window: _Window, totals: dict[str, Any]
+    con: duckdb.DuckDBPyConnection, window: _Window, basis: SpendBasis, totals: dict[str, Any]
 ) -> dict[str, Any]:
     """Usage whose cost is NULL (no price known), by model, with the sources it came from."""
     sql = f"""
-    WITH unpriced AS (
+    WITH week AS (
+        SELECT * FROM {basis.spend} AS basis WHERE usage_date BETWEEN $start AND $end
+    ),
+    unpriced AS (
         SELECT
             provider,
             model,
-            coalesce(sum(request_count), 0) AS requests,
-            coalesce(sum({_TOKENS}), 0) AS tokens,
+            coalesce(sum(unpriced_requests), 0) AS requests,
+            coalesce(sum(unpriced_tokens), 0) AS tokens,
             list_sort(list(DISTINCT source)) AS sources,
             min(usage_date) AS first_date,
             max(usage_date) AS last_date
-        FROM {USAGE_TABLE}
-        WHERE usage_date BETWEEN $start AND $end AND total_cost_usd IS NULL
+        FROM week
+        WHERE is_unpriced
         GROUP BY provider, model
     ),
     model_totals AS (
         SELECT provider, model, coalesce(sum({_TOKENS}), 0) AS model_tokens
-        FROM {USAGE_TABLE}
-        WHERE usage_date BETWEEN $start AND $end
+        FROM week
         GROUP BY provider, model
     )
     SELECT u.*, m.model_tokens
@@ -465,20 +497,16 @@ def _unpriced(
     }
 
 
-def _timestamp_expr(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> str:
-    """SQL for ``column`` as a naive UTC timestamp, whether it is TIMESTAMP or TIMESTAMPTZ."""
-    found = con.execute(
-        "SELECT data_type FROM information_schema.columns WHERE table_catalog = current_database()"
-        " AND table_schema = ? AND table_name = ? AND column_name = ?",
-        [schema, table, column],
-    ).fetchone()
-    if found and "TIME ZONE" in str(found[0]).upper():
-        return f"timezone('UTC', {column})"
-    return f"CAST({column} AS TIMESTAMP)"
+def _sources(
+    con: duckdb.DuckDBPyConnection, window: _Window, basis: SpendBasis
+) -> list[dict[str, Any]]:
+    """One row per usage source: first and last usage date, and its usage in the report week.
 
-
-def _sources(con: duckdb.DuckDBPyConnection, window: _Window) -> list[dict[str, Any]]:
-    """One row per usage source: first and last usage date, and its usage in the report week."""
+    Read from ``marts.fct_usage_daily``, every source's own rows: ``week_cost_usd`` is the
+    source's own figure. ``spend_role`` says whether the week's spend counts it (``counted``,
+    ``partly counted``, ``reconciled only``: see :func:`reports.spend.source_roles`); ``None``
+    without usage this week.
+    """
     sql = f"""
     SELECT
         source,
@@ -495,8 +523,13 @@ def _sources(con: duckdb.DuckDBPyConnection, window: _Window) -> list[dict[str, 
     ORDER BY source NULLS LAST
     """
     rows = _rows(con, sql, {"start": window.start, "end": window.end})
+    roles = source_roles(con, basis, window.start, window.end)
     for row in rows:
         row["label"] = _label(row["source"], UNKNOWN)
+        role = roles.get(row["source"])
+        row["spend_role"] = role["role"] if role else None
+        row["counted_day_providers"] = role["counted_day_providers"] if role else 0
+        row["day_providers"] = role["day_providers"] if role else 0
         row["week_cost_usd"] = _cost(
             row["week_cost_usd"], row["week_rows"], row.pop("week_unpriced_rows")
         )
@@ -504,13 +537,45 @@ def _sources(con: duckdb.DuckDBPyConnection, window: _Window) -> list[dict[str, 
         # Days between the source's newest usage and the end of the report week (0 = up to date).
         row["days_behind"] = max((window.end - last).days, 0)
         row["status"] = "ok" if row["week_rows"] else "no usage this week"
+        row["last_loaded_at"] = None
     return rows
 
 
-def _data_health(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, Any]:
-    """The file ledger (this week's ingests, quarantined files with reasons) and usage sources."""
+def _ledger_loads(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The newest successful file load per ledger ``format`` (a file source's name)."""
+    ts = _timestamp_expr(con, "meta", "ingested_files", "ingested_at")
+    rows = _rows(
+        con,
+        f"SELECT format, max({ts}) AS t FROM meta.ingested_files"
+        " WHERE status = 'loaded' AND format IS NOT NULL GROUP BY format",
+    )
+    return {row["format"]: row["t"] for row in rows}
+
+
+def _data_health(
+    con: duckdb.DuckDBPyConnection,
+    window: _Window,
+    basis: SpendBasis,
+    totals: dict[str, Any],
+    raw: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Freshness, the file ledger, failed checks, unpriced share and reconciliation gaps.
+
+    ``sources``: per usage source its first/last usage day and last file load; ``raw_tables``:
+    per ``raw.*`` table its rows and last load; the ledger's counts, this week's files and the
+    quarantined files with reasons; ``failed_checks`` and ``reconciliation`` (see
+    :mod:`reports.health`); ``unpriced_share_tokens`` / ``unpriced_share_requests``.
+    """
     health: dict[str, Any] = {
-        "sources": _sources(con, window),
+        "sources": _sources(con, window, basis),
+        "spend_basis": basis.as_dict(),
+        "raw_tables": raw,
+        "failed_checks": failed_checks(con),
+        "reconciliation": reconciliation_gaps(con, window.start, window.end),
+        "unpriced_share_tokens": totals["unpriced_share_tokens"],
+        "unpriced_share_requests": totals["unpriced_share_requests"],
+        "unpriced_tokens": totals["unpriced_tokens"],
+        "unpriced_requests": totals["unpriced_requests"],
         "ledger_available": False,
         "week_files": {"loaded": 0, "duplicate": 0, "quarantined": 0, "rows_loaded": 0},
         "all_files": {"loaded": 0, "duplicate": 0, "quarantined": 0, "rows_loaded": 0},
@@ -558,6 +623,9 @@ def _data_health(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, A
             """,
         )
         health["quarantined_total"] = health["all_files"]["quarantined"]
+        loads = _ledger_loads(con)
+        for source in health["sources"]:
+            source["last_loaded_at"] = loads.get(source["source"])
         health["ledger_available"] = True
     except duckdb.Error as exc:
         log.warning("meta.ingested_files could not be read for the report: %s", exc)
@@ -584,7 +652,12 @@ def _optional(
 
 
 def _anomalies(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, Any]:
-    """``marts.anomalies`` rows dated in the report week, most severe first."""
+    """``marts.anomalies`` rows of the report week and the week before it.
+
+    Highest severity first, then newest, then highest score. ``counts`` (per severity) and
+    ``week_count`` cover the report week only; ``prev_week_count`` the week before; at most
+    :data:`ANOMALY_LIMIT` rows are listed (``total`` counts all).
+    """
     section = _optional(
         con,
         "marts.anomalies",
@@ -592,19 +665,28 @@ def _anomalies(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[str, Any
         SELECT anomaly_id, usage_date, scope, scope_value, metric, observed, expected, score,
                severity, explanation
         FROM marts.anomalies
-        WHERE usage_date BETWEEN $start AND $end
-        ORDER BY {_SEVERITY_ORDER}, score DESC NULLS LAST, usage_date, anomaly_id
+        WHERE usage_date BETWEEN $prev_start AND $end
+        ORDER BY {_SEVERITY_ORDER}, usage_date DESC, score DESC NULLS LAST, anomaly_id
         """,
-        {"start": window.start, "end": window.end},
+        {"prev_start": window.prev_start, "end": window.end},
     )
-    for row in section["rows"]:
+    rows = section["rows"]
+    for row in rows:
         metric = str(row["metric"] or "").lower()
         row["is_money"] = "cost" in metric or "usd" in metric or "spend" in metric
         row["scope_label"] = _label(row["scope_value"], UNATTRIBUTED)
+        row["in_report_week"] = row["usage_date"] >= window.start.isoformat()
+        severity = str(row["severity"] or "").lower()
+        row["severity_class"] = severity if severity in ("high", "medium", "low") else "other"
+    this_week = [row for row in rows if row["in_report_week"]]
     section["counts"] = {
-        level: sum(1 for row in section["rows"] if row["severity"] == level)
+        level: sum(1 for row in this_week if row["severity_class"] == level)
         for level in ("high", "medium", "low")
     }
+    section["week_count"] = len(this_week)
+    section["prev_week_count"] = len(rows) - len(this_week)
+    section["total"] = len(rows)
+    section["rows"] = rows[:ANOMALY_LIMIT]
     return section
 
 
@@ -612,6 +694,11 @@ def _confidence_label(value: Any) -> str:
     """Confidence as the mart stores it: a 0..1 number becomes a percentage, text stays text."""
     if value is None:
         return "—"
+    if isinstance(value, str):
+        try:
+            value = float(value)  # a number stored as text ('0.8') reads like a number
+        except ValueError:
+            return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value * 100:.0f}%" if 0 <= value <= 1 else f"{value:g}"
     return str(value)
@@ -629,7 +716,8 @@ def _savings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         ORDER BY estimated_monthly_savings_usd DESC NULLS LAST, opportunity_id
         """,
     )
-    for row in section["rows"]:
+    for rank, row in enumerate(section["rows"], start=1):
+        row["rank"] = rank
         row["confidence_label"] = _confidence_label(row["confidence"])
         row["scope_label"] = _label(row["scope_value"], UNATTRIBUTED)
     section["total_monthly_savings_usd"] = sum(
@@ -676,8 +764,27 @@ def _monthly_statement(con: duckdb.DuckDBPyConnection, window: _Window) -> dict[
     return section
 
 
-def _as_of(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The newest usage day and the newest ingest time anywhere in the warehouse."""
+def _newest_sync(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The newest ``last_sync_at`` of any integration (``None`` without the registry)."""
+    if not table_exists(con, "meta", "integrations"):
+        return None
+    try:
+        ts = _timestamp_expr(con, "meta", "integrations", "last_sync_at")
+        return _one(con, f"SELECT max({ts}) AS t FROM meta.integrations")["t"]
+    except duckdb.Error as exc:
+        log.warning("meta.integrations could not be read for the report: %s", exc)
+        return None
+
+
+def as_of(con: duckdb.DuckDBPyConnection, raw: list[dict[str, Any]] | None = None) -> dict:
+    """When the data was current: the newest usage day and the newest load of any kind.
+
+    ``usage_date``: the newest day in ``marts.fct_usage_daily``; ``ingested_at``: the newest file
+    in the ledger; ``loaded_at``: the newest of that, any ``raw.*`` table's ``_loaded_at`` and any
+    integration's ``last_sync_at`` (the "as of" stamp on every section). ``raw`` is
+    :func:`reports.health.raw_tables` when the caller has it already.
+    """
+    _require_usage(con)
     newest = _one(con, f"SELECT max(usage_date) AS usage_date FROM {USAGE_TABLE}")
     ingested_at = None
     if table_exists(con, "meta", "ingested_files"):
@@ -686,7 +793,13 @@ def _as_of(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             ingested_at = _one(con, f"SELECT max({ts}) AS t FROM meta.ingested_files")["t"]
         except duckdb.Error as exc:
             log.warning("meta.ingested_files could not be read for the report: %s", exc)
-    return {"usage_date": newest.get("usage_date"), "ingested_at": ingested_at}
+    raw = raw_tables(con) if raw is None else raw
+    loaded_at = newest_timestamp([ingested_at, newest_raw_load(raw), _newest_sync(con)])
+    return {
+        "usage_date": newest.get("usage_date"),
+        "ingested_at": ingested_at,
+        "loaded_at": loaded_at,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -709,19 +822,23 @@ def weekly_report_data(
     """Everything the weekly report for ISO week ``week`` shows, as plain data.
 
     Top-level keys: ``week``, ``week_start``, ``week_end``, ``prev_week``, ``has_usage``,
-    ``generated_at``, ``as_of``, ``nav``, ``totals``, ``by_provider``, ``by_model``, ``daily``,
-    ``daily_history``, ``weekly_trend``, ``top_api_keys``, ``top_users``, ``unpriced``,
-    ``data_health``, ``anomalies``, ``savings``, ``monthly_statement``.
+    ``generated_at``, ``as_of``, ``nav``, ``spend_basis`` (which rows the money is summed from:
+    :meth:`reports.spend.SpendBasis.as_dict`), ``totals``, ``by_provider``, ``by_model``,
+    ``daily``, ``daily_history``, ``weekly_trend``, ``heatmap``, ``top_api_keys``, ``top_users``,
+    ``top_projects``, ``unpriced``, ``data_health``, ``anomalies``, ``savings``,
+    ``monthly_statement``, ``my_integrations``.
 
     ``now`` fixes ``generated_at`` (default: the current UTC time).
     """
     start, end = parse_week(week)
     _require_usage(con)
     window = _Window(start, end)
-    totals = _totals(con, window)
+    basis = spend_basis(con)
+    totals = _totals(con, window, basis)
     total_cost = totals["cost_usd"]
-    daily, history, trend = _daily(con, window)
+    daily, history, trend = _daily(con, window, basis)
     weeks = available_weeks(con)
+    raw = raw_tables(con)
     generated = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None, microsecond=0)
     return {
         "week": week,
@@ -730,38 +847,48 @@ def weekly_report_data(
         "prev_week": shift_week(week, -1),
         "has_usage": totals["row_count"] > 0,
         "generated_at": generated.isoformat(),
-        "as_of": _as_of(con),
+        "as_of": as_of(con, raw),
         "nav": {
             "prev_week": max((w for w in weeks if w < week), default=None),
             "next_week": min((w for w in weeks if w > week), default=None),
             "latest_week": weeks[-1] if weeks else None,
         },
+        "spend_basis": basis.as_dict(),
         "totals": totals,
-        "by_provider": _by_provider(con, window, total_cost),
-        "by_model": _by_model(con, window, total_cost),
+        "by_provider": _by_provider(con, window, basis, total_cost),
+        "by_model": _by_model(con, window, basis, total_cost),
         "daily": daily,
         "daily_history": history,
         "weekly_trend": trend,
-        "top_api_keys": _top(con, window, "api_key_id", total_cost),
-        "top_users": _top(con, window, "user_id", total_cost),
-        "unpriced": _unpriced(con, window, totals),
-        "data_health": _data_health(con, window),
+        "heatmap": _heatmap(history, window),
+        "top_api_keys": _top(con, window, "api_key_id", basis, total_cost),
+        "top_users": _top(con, window, "user_id", basis, total_cost),
+        "top_projects": _top(con, window, "project_id", basis, total_cost),
+        "unpriced": _unpriced(con, window, basis, totals),
+        "data_health": _data_health(con, window, basis, totals, raw),
         "anomalies": _anomalies(con, window),
         "savings": _savings(con),
         "monthly_statement": _monthly_statement(con, window),
+        # "This month" is the month of the report week's last day, through that day.
+        "my_integrations": my_integrations(con, end.replace(day=1), end, basis=basis),
     }
 
 
 def weekly_summaries(
-    con: duckdb.DuckDBPyConnection, weeks: Iterable[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    weeks: Iterable[str] | None = None,
+    *,
+    basis: SpendBasis | None = None,
 ) -> list[dict[str, Any]]:
     """One row per ISO week for the index, newest first: cost, change, requests, tokens.
 
     ``partial`` is true for a week that ends after the newest usage day in the warehouse.
 
-    ``weeks`` defaults to :func:`available_weeks`; weeks without usage get zero rows.
+    ``weeks`` defaults to :func:`available_weeks`; weeks without usage get zero rows. Money,
+    requests and tokens are summed from ``basis`` (default: :func:`reports.spend.spend_basis`).
     """
     _require_usage(con)
+    basis = basis or spend_basis(con)
     wanted = sorted(set(weeks) if weeks is not None else set(available_weeks(con)))
     if not wanted:
         return []
@@ -775,8 +902,8 @@ def weekly_summaries(
         sum(total_cost_usd) AS cost_usd,
         coalesce(sum(request_count), 0) AS requests,
         coalesce(sum({_TOKENS}), 0) AS tokens,
-        coalesce(sum({_TOKENS}) FILTER (WHERE total_cost_usd IS NULL), 0) AS unpriced_tokens
-    FROM {USAGE_TABLE}
+        coalesce(sum(unpriced_tokens), 0) AS unpriced_tokens
+    FROM {basis.spend} AS basis
     WHERE usage_date BETWEEN $first AND $last
     GROUP BY monday
     """

@@ -148,6 +148,63 @@ def timestamp(value: datetime | str | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def rate(value: float | None) -> str:
+    """A fee rate given as a fraction, as short as it can be: 0.05 -> ``5%``, 0.075 -> ``7.5%``."""
+    if value is None:
+        return MISSING
+    text = f"{float(value) * 100:.1f}".removesuffix(".0")
+    return f"{text}%"
+
+
+def hours(value: float | None) -> str:
+    """An age in hours as ``45 min``, ``5 h`` or ``3 d``."""
+    if value is None:
+        return MISSING
+    amount = float(value)
+    if amount < 1:
+        return f"{round(amount * 60)} min"
+    if amount < 48:
+        return f"{amount:.0f} h"
+    return f"{amount / 24:.0f} d"
+
+
+# Free text from an unknown table is cut here: a cell is for reading, not for a whole log.
+CELL_TEXT_LIMIT = 300
+
+
+def cell(value: object, column: str = "") -> str:
+    """Any value of a table whose columns are not known in advance (generic data-health tables).
+
+    Money columns (``*_usd``, ``*cost*``) are dollars, other numbers are grouped; timestamps and
+    dates read as elsewhere in the report; long text is cut to :data:`CELL_TEXT_LIMIT` characters.
+    """
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    name = column.lower()
+    if isinstance(value, int | float):
+        if name.endswith("_usd") or "cost" in name or "spend" in name:
+            return money(value)
+        if isinstance(value, int) or float(value).is_integer():
+            return f"{value:,.0f}"
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4g}"
+    text = str(value)
+    if len(text) == 10 and text[4:5] == "-" and text[7:8] == "-":
+        try:
+            return full_date(text)
+        except ValueError:
+            pass
+    if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T":
+        try:
+            return timestamp(text)
+        except ValueError:
+            pass
+    if len(text) > CELL_TEXT_LIMIT:
+        return text[: CELL_TEXT_LIMIT - 1] + "…"
+    return text
+
+
 FILTERS = {
     "money": money,
     "money_signed": money_signed,
@@ -160,4 +217,7 @@ FILTERS = {
     "full_date": full_date,
     "week_range": week_range,
     "timestamp": timestamp,
+    "rate": rate,
+    "hours": hours,
+    "cell": cell,
 }

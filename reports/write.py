@@ -1,8 +1,10 @@
 """Write the rendered reports under ``$METERR_HOME/reports`` (atomically: temp file + rename).
 
 Layout (from the contract): ``reports/index.html`` lists every week; each week's page is
-``reports/weekly/YYYY-Www.html``. Readers never see a half-written file: each page is written to a
-temporary file in the same folder and moved over the old one with :func:`os.replace`.
+``reports/weekly/YYYY-Www.html``; ``reports/admin.html`` (platform statistics and integration
+health) sits beside the index and is linked from it and from every weekly page. Readers never
+see a half-written file: each page is written to a temporary file in the same folder and moved
+over the old one with :func:`os.replace`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from typing import Any
 import duckdb
 
 from ingest.paths import MeterrHome, meterr_home
+from reports.admin import admin_report_data
 from reports.data import (
+    as_of,
     available_weeks,
     last_complete_week,
     parse_week,
     weekly_report_data,
     weekly_summaries,
 )
-from reports.render import render_index, render_weekly
+from reports.render import render_admin, render_index, render_weekly
+from reports.spend import spend_basis
 
 _REPORT_MODE = 0o644
 
@@ -94,12 +99,32 @@ def write_index(
     """(Re)write ``reports/index.html``: every week with usage or a page, newest first."""
     layout = _home(home)
     rendered = _rendered_weeks(layout)
-    summaries = weekly_summaries(con, set(available_weeks(con)) | rendered)
+    basis = spend_basis(con)
+    summaries = weekly_summaries(con, set(available_weeks(con)) | rendered, basis=basis)
     for row in summaries:
         row["href"] = f"weekly/{row['week']}.html" if row["week"] in rendered else None
     stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    html = render_index(summaries, generated_at=stamp.isoformat())
+    html = render_index(
+        summaries, generated_at=stamp.isoformat(), as_of=as_of(con), spend_basis=basis.as_dict()
+    )
     return atomic_write_text(layout.reports / "index.html", html)
+
+
+def write_admin(
+    con: duckdb.DuckDBPyConnection,
+    home: MeterrHome | str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
+) -> Path:
+    """(Re)write ``reports/admin.html``: platform statistics, integration health, most used."""
+    layout = _home(home)
+    rendered = _rendered_weeks(layout)
+    latest = max(rendered) if rendered else None
+    data = admin_report_data(con, now=now)
+    html = render_admin(
+        data, index_href="index.html", latest_href=f"weekly/{latest}.html" if latest else None
+    )
+    return atomic_write_text(layout.reports / "admin.html", html)
 
 
 def write_reports(
@@ -110,7 +135,8 @@ def write_reports(
     *,
     now: datetime | None = None,
 ) -> Path:
-    """Render ``week`` (default: the last complete ISO week before ``today``) and the index.
+    """Render ``week`` (default: the last complete ISO week before ``today``), the index and the
+    admin page.
 
     ``today`` defaults to the current UTC date; ``now`` fixes the "generated" stamp. Returns the
     weekly page's path. The warehouse is only read.
@@ -122,6 +148,7 @@ def write_reports(
     linkable = _rendered_weeks(layout) | {chosen}
     path = _write_week(con, layout, chosen, linkable, moment)
     write_index(con, layout, now=moment)
+    write_admin(con, layout, now=moment)
     return path
 
 
@@ -131,11 +158,15 @@ def write_all_weeks(
     *,
     now: datetime | None = None,
 ) -> list[Path]:
-    """Render every week that has usage, then the index; returns the weekly pages, oldest first."""
+    """Render every week that has usage, then the index and the admin page.
+
+    Returns the weekly pages, oldest first.
+    """
     layout = _home(home)
     moment = now or datetime.now(UTC)
     weeks = available_weeks(con)
     linkable = _rendered_weeks(layout) | set(weeks)
     paths = [_write_week(con, layout, week, linkable, moment) for week in weeks]
     write_index(con, layout, now=moment)
+    write_admin(con, layout, now=moment)
     return paths

@@ -10,8 +10,18 @@ import pytest
 from ingest.paths import MeterrHome, meterr_home
 
 CUSTOM_HEADER = [
-    "timestamp", "provider", "model", "input_tokens", "cached_input_tokens", "cache_write_tokens",
-    "output_tokens", "request_count", "cost_usd", "request_id", "project_id", "api_key_id",
+    "timestamp",
+    "provider",
+    "model",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "request_count",
+    "cost_usd",
+    "request_id",
+    "project_id",
+    "api_key_id",
     "user_id",
 ]
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from ingest.drop import ensure_raw_tables
 from ingest.formats.custom import FORMAT as CUSTOM
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -30,7 +31,8 @@ _DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
 def create_raw_custom_usage(warehouse: Path, rows: Iterable[Mapping[str, Any]] = ()) -> None:
     """Create ``warehouse`` with an (optionally filled) ``raw.custom_usage`` as ingest shapes it.
 
-    Each row maps raw column names to values; columns left out are NULL.
+    Every other registered raw table is created empty, as meterr does before dbt runs, so every
+    dbt source resolves. Each row maps raw column names to values; columns left out are NULL.
     """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
@@ -38,6 +40,7 @@ def create_raw_custom_usage(warehouse: Path, rows: Iterable[Mapping[str, Any]] =
         con.execute("SET TimeZone = 'UTC'")
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
         con.execute(CUSTOM.create_sql(CUSTOM.qualified_table))
+        ensure_raw_tables(con)
         for row in rows:
             names = ", ".join(f'"{name}"' for name in row)
             marks = ", ".join("?" for _ in row)

@@ -67,12 +67,17 @@ def test_run_pulls_every_integration_and_never_leaks_a_key(
     assert cli.main(["integrations", "add", "--user", "alice", "--provider", "openai"]) == 0
 
     assert cli.main(["run"]) == 0
-    for table in ("openai_usage_completions", "openai_costs", "anthropic_usage_messages",
-                  "anthropic_cost_report"):
+    for table in (
+        "openai_usage_completions",
+        "openai_costs",
+        "anthropic_usage_messages",
+        "anthropic_cost_report",
+    ):
         assert _count(home, table) > 0, table
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         integrations = {
-            row[0] for row in con.execute(
+            row[0]
+            for row in con.execute(
                 "SELECT DISTINCT integration_id FROM raw.openai_usage_completions"
             ).fetchall()
         }
@@ -123,7 +128,9 @@ def test_schedule_backfills_30_days_first_then_3(api_env: Path) -> None:
     assert request.tags["dagster/asset_partition_range_end"] == "2026-11-20"
     for asset in PROVIDER_API_ASSETS:
         for key in asset.keys:
-            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="2026-11-19"))
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(key, partition="2026-11-19")
+            )
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     request = provider_api_schedule(context)
     assert request.tags["dagster/asset_partition_range_start"] == "2026-11-18"

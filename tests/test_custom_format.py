@@ -52,10 +52,20 @@ def test_csv_round_trip_keeps_every_value(tmp_path: Path) -> None:
 
 def test_jsonl_and_json_array_with_offsets_and_missing_optionals(tmp_path: Path) -> None:
     records = [
-        {"timestamp": "2026-10-01T23:30:00-02:00", "provider": "Anthropic", "model": "claude-x",
-         "output_tokens": 7},
-        {"timestamp": "2026-10-02", "provider": "openai", "model": "gpt-4o", "input_tokens": 3,
-         "cost_usd": 0.5, "prompt": "never stored"},
+        {
+            "timestamp": "2026-10-01T23:30:00-02:00",
+            "provider": "Anthropic",
+            "model": "claude-x",
+            "output_tokens": 7,
+        },
+        {
+            "timestamp": "2026-10-02",
+            "provider": "openai",
+            "model": "gpt-4o",
+            "input_tokens": 3,
+            "cost_usd": 0.5,
+            "prompt": "never stored",
+        },
     ]
     jsonl = tmp_path / "u.jsonl"
     jsonl.write_text("\n".join(json.dumps(r) for r in records) + "\n")

@@ -9,9 +9,12 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 from genai_prices import Usage, calc_price
 
+from ingest.drop import ensure_raw_tables
+from ingest.providers import sync
 from tests.dbt_helpers import create_raw_custom_usage, query, run_dbt
 
 pytestmark = pytest.mark.slow
@@ -130,7 +133,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("dbt")
     warehouse = work / "warehouse.duckdb"
     create_raw_custom_usage(warehouse, RAW_ROWS)
-    done = run_dbt(["build"], warehouse, work)
+    con = duckdb.connect(str(warehouse))
+    try:
+        # Every other raw and meta table the project's sources read, empty (as meterr creates
+        # them before dbt runs).
+        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+        ensure_raw_tables(con, [endpoint.table for endpoint in sync.ENDPOINTS.values()])
+        sync.ensure_meta_tables(con)
+    finally:
+        con.close()
+    # No prices.yaml, whatever $METERR_HOME the test process has.
+    done = run_dbt(["build"], warehouse, work, dbt_vars={"prices_override_path": "none"})
     assert done.returncode == 0, done.stdout + done.stderr
     return warehouse
 
@@ -153,8 +166,18 @@ def test_models_land_in_contract_schemas(built: Path) -> None:
         ("staging", "stg_custom__usage"),
         ("intermediate", "int_usage_unioned"),
         ("intermediate", "int_model_prices"),
+        ("intermediate", "int_price_list"),
+        ("intermediate", "int_usage_normalized"),
         ("intermediate", "int_usage_priced"),
         ("marts", "fct_usage_daily"),
+        ("marts", "dim_prices"),
+        ("marts", "fct_spend_daily"),
+        ("marts", "fct_spend_allocated"),
+        ("marts", "fct_cost_lines"),
+        ("marts", "rpt_source_reconciliation"),
+        ("marts", "cost_history"),
+        ("marts", "restatements"),
+        ("marts", "monthly_statement"),
     } <= tables
 
 
@@ -263,7 +286,11 @@ def test_flat_monthly_fee_sums_to_amount(built: Path, tmp_path: Path) -> None:
         ["build", "--select", "fct_usage_daily"],
         warehouse,
         tmp_path,
-        dbt_vars={"platform_fee_model": "flat_monthly", "platform_fee_flat_monthly_usd": 100},
+        dbt_vars={
+            "platform_fee_model": "flat_monthly",
+            "platform_fee_flat_monthly_usd": 100,
+            "prices_override_path": "none",
+        },
     )
     assert done.returncode == 0, done.stdout + done.stderr
     monthly = dict(

@@ -30,10 +30,7 @@ def test_every_dbt_source_is_a_python_asset() -> None:
     sources = {f"{s['schema']}/{s['name']}" for s in manifest["sources"].values()}
     assert sources, "the dbt project declares its raw sources"
     python_keys = {
-        k.to_user_string()
-        for a in defs.assets
-        if a is not meterr_dbt_models
-        for k in a.keys
+        k.to_user_string() for a in defs.assets if a is not meterr_dbt_models for k in a.keys
     }
     assert sources <= python_keys, f"dbt sources with no Python asset: {sources - python_keys}"
 

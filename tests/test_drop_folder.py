@@ -38,7 +38,9 @@ def test_good_file_loads_and_is_archived(home: MeterrHome) -> None:
     outcomes = process_drop_folder(home)
     assert [o.line() for o in outcomes] == ["usage.csv: loaded 10 rows"]
     assert _raw_totals(home) == (
-        10, sum(r["input_tokens"] for r in rows), sum(r["output_tokens"] for r in rows)
+        10,
+        sum(r["input_tokens"] for r in rows),
+        sum(r["output_tokens"] for r in rows),
     )
     assert pending_files(home) == []
     archived = list(home.archive.rglob("usage.csv"))
@@ -61,7 +63,7 @@ def test_same_bytes_again_is_a_duplicate_and_changes_nothing(home: MeterrHome) -
 def test_corrupt_file_is_quarantined_while_good_file_in_same_batch_loads(home: MeterrHome) -> None:
     write_custom_csv(home.drop / "good.csv", [usage_row(i) for i in range(3)])
     corrupt = home.drop / "corrupt.csv"
-    corrupt.write_bytes(b"timestamp,provider,model,input_tokens\n2026-10-01,openai,\"gpt\n\x00\xff")
+    corrupt.write_bytes(b'timestamp,provider,model,input_tokens\n2026-10-01,openai,"gpt\n\x00\xff')
     outcomes = {o.name: o for o in process_drop_folder(home)}
     assert outcomes["good.csv"].status == "loaded"
     assert outcomes["corrupt.csv"].status == "quarantined"
@@ -78,9 +80,13 @@ def test_gate_failure_is_quarantined_with_the_failing_expectations(home: MeterrH
     before = _raw_totals(home)
     write_custom_csv(
         home.drop / "bad.csv",
-        [usage_row(10, input_tokens=-5), usage_row(11, provider="acme-llm"),
-         usage_row(12, timestamp="2019-06-01T00:00:00Z"), usage_row(13, request_id="req-00013"),
-         usage_row(14, request_id="req-00013")],
+        [
+            usage_row(10, input_tokens=-5),
+            usage_row(11, provider="acme-llm"),
+            usage_row(12, timestamp="2019-06-01T00:00:00Z"),
+            usage_row(13, request_id="req-00013"),
+            usage_row(14, request_id="req-00013"),
+        ],
     )
     [outcome] = process_drop_folder(home)
     assert outcome.status == "quarantined"
@@ -146,3 +152,18 @@ def test_bom_and_utf16_files_load(home: MeterrHome, encoding: str) -> None:
     Path(home.drop / f"{encoding}.csv").write_text(text, encoding=encoding)
     [outcome] = process_drop_folder(home)
     assert (outcome.status, outcome.row_count) == ("loaded", 2)
+
+
+def test_an_empty_json_export_loads_as_zero_rows(home: MeterrHome) -> None:
+    (home.drop / "export.json").write_text("[\n]")
+    [outcome] = process_drop_folder(home)
+    assert (outcome.status, outcome.row_count, outcome.format) == ("loaded", 0, "empty")
+
+
+def test_unknown_file_reason_never_quotes_its_content(home: MeterrHome) -> None:
+    (home.drop / "chat.jsonl").write_text('{"prompt": "SECRET-PROMPT-TEXT", "answer": "x"}\n')
+    [outcome] = process_drop_folder(home)
+    assert outcome.status == "quarantined"
+    assert "prompt" in outcome.reason and "SECRET-PROMPT-TEXT" not in outcome.reason
+    error = (home.quarantine / "chat.jsonl.error.json").read_text()
+    assert "SECRET-PROMPT-TEXT" not in error

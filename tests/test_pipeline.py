@@ -7,6 +7,7 @@ the gate keeps a failing batch out of all of them.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -100,10 +101,12 @@ def test_a_batch_failing_the_gate_never_reaches_the_marts(home: MeterrHome, caps
     assert _marts_snapshot(home) == snapshot
 
     # Path 2: the sensor's run request, executed as the job it targets.
-    dropped = write_custom_csv(home.drop / "bad2.csv", [dict(r, request_id=r["request_id"] + "b")
-                                                         for r in bad_rows])
+    dropped = write_custom_csv(
+        home.drop / "bad2.csv", [dict(r, request_id=r["request_id"] + "b") for r in bad_rows]
+    )
     import os
     import time
+
     os.utime(dropped, (time.time() - 60, time.time() - 60))
     tick = drop_folder_sensor(
         dg.build_sensor_context(resources={"drop_folder": DropFolder(home=str(home.root))})
@@ -111,7 +114,8 @@ def test_a_batch_failing_the_gate_never_reaches_the_marts(home: MeterrHome, caps
     [request] = tick.run_requests
     result = _run_job("ingest_job", request.run_config)
     [gate] = [
-        e for e in result.get_asset_check_evaluations()
+        e
+        for e in result.get_asset_check_evaluations()
         if e.asset_key == dg.AssetKey(["raw", "custom_usage"]) and e.check_name == GATE_CHECK
     ]
     assert not gate.passed
@@ -123,8 +127,9 @@ def test_a_batch_failing_the_gate_never_reaches_the_marts(home: MeterrHome, caps
     assert _run_job("daily_job").success
     assert _marts_snapshot(home) == snapshot
     assert (home.quarantine / "bad3.csv.error.json").exists()
-    assert _query(home, "SELECT count(*) FROM marts.fct_usage_daily WHERE model = 'evil-model'") \
-        == [(0,)]
+    assert _query(
+        home, "SELECT count(*) FROM marts.fct_usage_daily WHERE model = 'evil-model'"
+    ) == [(0,)]
 
 
 def test_bad_rows_that_reach_raw_block_the_marts(home: MeterrHome) -> None:
@@ -138,7 +143,29 @@ def test_bad_rows_that_reach_raw_block_the_marts(home: MeterrHome) -> None:
             " VALUES ('manual', TIMESTAMP '2026-10-03 00:00:00', 'openai', 'gpt-4o', -50)"
         )
     result = _run_job("ingest_job")
-    [gate] = [e for e in result.get_asset_check_evaluations()
-              if e.asset_key == dg.AssetKey(["raw", "custom_usage"])]
+    [gate] = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey(["raw", "custom_usage"])
+    ]
     assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
     assert _marts_snapshot(home) == snapshot, "a failed blocking check stops dbt in the run"
+
+
+def test_export_focus_writes_a_valid_file_for_the_month(home: MeterrHome, capsys) -> None:
+    from reports.focus import focus_column_violations
+
+    source = write_custom_csv(home.root.parent / "in" / "usage.csv", _rows())
+    assert cli.main(["ingest", str(source)]) == 0
+    capsys.readouterr()
+    assert cli.main(["export", "focus", "--month", "2026-10"]) == 0
+    printed = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed == home.exports / "focus-2026-10.csv" and printed.exists()
+    assert printed.with_suffix(".parquet").exists()
+    assert focus_column_violations(printed) == []
+    with duckdb.connect() as con:
+        billed = con.execute(
+            f"SELECT sum(BilledCost) FROM read_csv('{printed}') WHERE ChargeCategory = 'Usage'"
+        ).fetchone()[0]
+    fact = _query(home, "SELECT sum(total_cost_usd) FROM marts.fct_usage_daily")[0][0]
+    assert round(Decimal(str(billed)), 4) == round(fact, 4)

@@ -33,8 +33,9 @@ def test_one_run_per_new_file_and_none_for_a_seen_one(home: MeterrHome) -> None:
         _settled(path)
     first = _tick(home, None)
     assert len(first.run_requests) == 2
-    files = sorted(r.run_config["ops"]["drop_folder_files"]["config"]["files"][0]
-                   for r in first.run_requests)
+    files = sorted(
+        r.run_config["ops"]["drop_folder_files"]["config"]["files"][0] for r in first.run_requests
+    )
     assert files == sorted([str(a), str(b)])
     assert all(r.tags["meterr/sha256"] in r.run_key for r in first.run_requests)
     cursor = json.loads(first.cursor)

@@ -4,11 +4,13 @@ Sources in ``raw`` map to the Python raw assets' keys (``raw/<table>``), models 
 ``<schema>/<model>``, so lineage runs unbroken from a dropped file or API pull to the report.
 """
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -16,9 +18,18 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from dagster_project.check_results import check_outcome
 from dagster_project.dbt_project import dbt_project, ensure_manifest
 from dagster_project.resources import MeterrSettings
-from ingest.warehouse import writer_lock
+from ingest import check_log
+from ingest.settings import dbt_vars
+from ingest.warehouse import connect, writer_lock
+
+CI_ONLY_TAG = "ci_only"
+# A scheduled build runs the models, the tests on sources and marts, and the singular invariant
+# tests. Unit tests and the tests tagged ci_only check the SQL itself, which does not change
+# between runs: `make test` runs them on every change (they would double the build's time).
+PRODUCTION_BUILD_ARGS = ("--exclude-resource-type", "unit_test", "--exclude", f"tag:{CI_ONLY_TAG}")
 
 
 class MeterrDbtTranslator(DagsterDbtTranslator):
@@ -32,6 +43,13 @@ class MeterrDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "dbt"
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        # Tests tagged ci_only (staging and intermediate models) run in `make test`, not in
+        # every production build, so they are not asset checks of the scheduled runs.
+        if CI_ONLY_TAG in manifest["nodes"].get(unique_id, {}).get("tags", []):
+            return None
+        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
 
 TRANSLATOR = MeterrDbtTranslator(
@@ -54,5 +72,27 @@ def meterr_dbt_models(
     home = meterr.layout()
     # dbt runs as a child process that copies os.environ; profiles.yml reads this variable.
     os.environ["METERR_WAREHOUSE"] = str(home.warehouse)
+    # Platform fee, tolerances and the price override file from $METERR_HOME/meterr.yaml, read
+    # (and validated) before taking the lock so a bad setting fails fast with a clear message.
+    build_vars = json.dumps(dbt_vars(home))
     with writer_lock(home.warehouse):
-        yield from dbt.cli(["build"], context=context).stream()
+        outcomes = []
+        try:
+            command = ["build", *PRODUCTION_BUILD_ARGS, "--vars", build_vars]
+            for event in dbt.cli(command, context=context).stream():
+                if isinstance(event, dg.AssetCheckResult):
+                    outcomes.append(check_outcome(event))
+                yield event
+        finally:
+            # Failed dbt tests end the stream with an error: record what ran either way.
+            _record_checks(home, outcomes, context)
+
+
+def _record_checks(home, outcomes: list, context: dg.AssetExecutionContext) -> None:
+    """Write the build's test outcomes to meta.check_results; never masks the build's own error
+    (after a failure dbt's process may still hold the file for a moment)."""
+    try:
+        with connect(home, lock=False) as con:
+            check_log.record(con, outcomes, run_id=context.run_id)
+    except duckdb.Error as exc:
+        context.log.warning(f"could not record {len(outcomes)} dbt test results: {exc}")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.check_results import check_outcome
 from dagster_project.resources import MeterrSettings
-from ingest import quality
+from ingest import check_log, quality
 from ingest.drop import FileOutcome, process_drop_folder
 from ingest.formats import FORMATS
 from ingest.warehouse import connect
@@ -73,13 +74,19 @@ def _check_result(spec: dg.AssetSpec, outcomes: list[FileOutcome], violations: l
     if violations:
         # Committed rows break an invariant: block everything downstream.
         return dg.AssetCheckResult(
-            asset_key=spec.key, check_name=GATE_CHECK, passed=False,
-            severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+            asset_key=spec.key,
+            check_name=GATE_CHECK,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=metadata,
         )
     # A rejected batch was kept out of raw (quarantined); downstream is safe, so this warns.
     return dg.AssetCheckResult(
-        asset_key=spec.key, check_name=GATE_CHECK, passed=not rejected,
-        severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+        asset_key=spec.key,
+        check_name=GATE_CHECK,
+        passed=not rejected,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
     )
 
 
@@ -111,6 +118,7 @@ def drop_folder_files(
     if config.files:
         files = [p if p.is_absolute() else home.drop / p for p in map(Path, config.files)]
     outcomes = process_drop_folder(home, files, on_file=lambda o: context.log.info(o.line()))
+    checks = []
     with connect(home) as con:
         violations = {
             spec.key.path[-1]: quality.raw_invariant_violations(con, fmt)
@@ -119,11 +127,16 @@ def drop_folder_files(
             if fmt.raw_table == spec.key.path[-1]
         }
         counts = {
-            spec.key.path[-1]: con.execute(f"SELECT count(*) FROM raw.{spec.key.path[-1]}")
-            .fetchone()[0]
+            spec.key.path[-1]: con.execute(
+                f"SELECT count(*) FROM raw.{spec.key.path[-1]}"
+            ).fetchone()[0]
             for spec in RAW_SPECS
         }
-    for spec in RAW_SPECS:
+        checks = [
+            _check_result(spec, outcomes, violations[spec.key.path[-1]]) for spec in RAW_SPECS
+        ]
+        check_log.record(con, map(check_outcome, checks), run_id=context.run_id)
+    for spec, check in zip(RAW_SPECS, checks, strict=True):
         table = spec.key.path[-1]
         mine = [o for o in outcomes if o.raw_table == f"raw.{table}" and o.status == "loaded"]
         yield dg.MaterializeResult(
@@ -134,7 +147,7 @@ def drop_folder_files(
                 "dagster/row_count": counts[table],
             },
         )
-        yield _check_result(spec, outcomes, violations[table])
+        yield check
     yield dg.MaterializeResult(
         asset_key=LEDGER_KEY,
         metadata={
@@ -147,8 +160,14 @@ def drop_folder_files(
             ),
             "outcomes_json": dg.MetadataValue.json(
                 [
-                    {"name": o.name, "status": o.status, "rows": o.row_count,
-                     "reason": o.reason, "format": o.format, "line": o.line()}
+                    {
+                        "name": o.name,
+                        "status": o.status,
+                        "rows": o.row_count,
+                        "reason": o.reason,
+                        "format": o.format,
+                        "line": o.line(),
+                    }
                     for o in outcomes
                 ]
             ),

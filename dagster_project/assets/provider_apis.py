@@ -1,4 +1,4 @@
-"""Raw tables pulled from the providers' organization APIs, one daily-partitioned asset per endpoint.
+"""Raw tables pulled from the providers' organization APIs: a daily-partitioned asset per endpoint.
 
 Each run replaces exactly its window of UTC days for every enabled integration of that provider
 (stored user keys plus the environment's admin keys), inside one DuckDB transaction per endpoint
@@ -12,8 +12,9 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from dagster_project.check_results import check_outcome
 from dagster_project.resources import MeterrSettings
-from ingest import quality
+from ingest import check_log, quality
 from ingest.integrations import IntegrationSecretError, enabled_integrations, env_integrations
 from ingest.providers.sync import (
     ENDPOINTS,
@@ -112,7 +113,10 @@ def _make_asset(name: str):
         for integration in integrations:
             try:
                 result = sync_window(
-                    home, endpoint, first, last,
+                    home,
+                    endpoint,
+                    first,
+                    last,
                     api_key=integration.api_key,
                     integration_id=integration.integration_id,
                     user_id=integration.user_id,
@@ -135,6 +139,19 @@ def _make_asset(name: str):
             total = con.execute(
                 f"SELECT count(*) FROM {endpoint.table.qualified_table}"
             ).fetchone()[0]
+            check = dg.AssetCheckResult(
+                asset_key=key,
+                check_name=GATE_CHECK,
+                passed=not violations and not errors,
+                severity=(
+                    dg.AssetCheckSeverity.ERROR if violations else dg.AssetCheckSeverity.WARN
+                ),
+                metadata={
+                    "violations_in_raw": dg.MetadataValue.json(violations),
+                    "rejected_windows": dg.MetadataValue.json(errors),
+                },
+            )
+            check_log.record(con, [check_outcome(check)], run_id=context.run_id)
         yield dg.MaterializeResult(
             asset_key=key,
             metadata={
@@ -145,18 +162,7 @@ def _make_asset(name: str):
                 "dagster/row_count": total,
             },
         )
-        yield dg.AssetCheckResult(
-            asset_key=key,
-            check_name=GATE_CHECK,
-            passed=not violations and not errors,
-            severity=(
-                dg.AssetCheckSeverity.ERROR if violations else dg.AssetCheckSeverity.WARN
-            ),
-            metadata={
-                "violations_in_raw": dg.MetadataValue.json(violations),
-                "rejected_windows": dg.MetadataValue.json(errors),
-            },
-        )
+        yield check
 
     return _pull
 

@@ -31,7 +31,8 @@ class ReportConfig(dg.Config):
     pool="duckdb_writer",
     description=(
         "One self-contained HTML file per ISO week under $METERR_HOME/reports/weekly/ and "
-        "reports/index.html linking them: spend and trend, drivers, anomalies, savings, data health."
+        "reports/index.html linking them: spend and trend, drivers, anomalies, savings, "
+        "data health; plus reports/admin.html."
     ),
 )
 def weekly_report(
@@ -54,5 +55,57 @@ def weekly_report(
             "path": dg.MetadataValue.path(str(path)),
             "index": dg.MetadataValue.path(str(home.reports / "index.html")),
             "week": path.stem,
+        }
+    )
+
+
+FOCUS_KEY = dg.AssetKey(["exports", "focus_export"])
+
+
+class FocusExportConfig(dg.Config):
+    """The calendar month to export (``YYYY-MM``); empty = the last complete month."""
+
+    month: str = ""
+
+
+def _last_complete_month() -> str:
+    from datetime import UTC, datetime, timedelta
+
+    first_of_this_month = datetime.now(UTC).date().replace(day=1)
+    return (first_of_this_month - timedelta(days=1)).strftime("%Y-%m")
+
+
+@dg.asset(
+    key=FOCUS_KEY,
+    deps=mart_keys(),
+    group_name="reports",
+    kinds={"csv", "parquet"},
+    pool="duckdb_writer",
+    description=(
+        "A FinOps FOCUS 1.2 cost-and-usage file for one month (CSV and Parquet) under "
+        "$METERR_HOME/exports/: token quantities, list/billed/effective cost, x_ columns for "
+        "model, token bucket and tier, platform fee on its own rows. Validated before it is kept."
+    ),
+)
+def focus_export(
+    context: dg.AssetExecutionContext, config: FocusExportConfig, meterr: MeterrSettings
+) -> dg.MaterializeResult:
+    from reports.focus import focus_column_violations, write_focus_export
+
+    home = meterr.layout()
+    month = config.month or _last_complete_month()
+    with connect(home, write=True) as con:
+        csv_path, parquet_path = write_focus_export(con, home, month)
+    problems = focus_column_violations(csv_path) + focus_column_violations(parquet_path)
+    if problems:
+        raise dg.Failure(
+            description=f"the FOCUS export for {month} breaks the column rules",
+            metadata={"violations": dg.MetadataValue.json(problems[:50])},
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "month": month,
+            "path": dg.MetadataValue.path(str(csv_path)),
+            "parquet": dg.MetadataValue.path(str(parquet_path)),
         }
     )

@@ -2,8 +2,9 @@
 
 A format module builds one :class:`ExportFormat`. The registry in ``ingest.formats`` tries each
 format's ``detect`` on a decoded sample of the file's head, in order, and the first that says yes
-loads the file. Loaders stream with DuckDB (``read_csv`` / ``read_json``) into a *pending* table that
-has the raw table's columns; the gate validates it and only then is it committed to ``raw.<table>``.
+loads the file. Loaders stream with DuckDB (``read_csv`` / ``read_json``) into a *pending* table
+that has the raw table's columns; the gate validates it and only then is it committed to
+``raw.<table>``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-# Columns every raw table carries besides the format's own: which file (or API pull) a row came from,
-# where in it, and when meterr loaded it.
+# Columns every raw table carries besides the format's own: which file (or API pull) a row came
+# from, where in it, and when meterr loaded it.
 # ``_origin`` says how the batch arrived: 'drop' (a dropped file), 'webhook' (a pushed payload) or
 # 'api' (a provider API pull); loaders never set it, the pending table's default does.
 LINEAGE_COLUMNS: dict[str, str] = {
@@ -66,7 +67,7 @@ class Sample:
         return self.text.split("\n", 1)[0].strip("\r")
 
     def csv_header(self) -> list[str] | None:
-        """The first row parsed as CSV (names stripped of quotes and spaces), or None if not CSV-like."""
+        """The first row parsed as CSV (names stripped of quotes and spaces); None if not CSV."""
         line = self.first_line
         if "," not in line or line.lstrip().startswith(("{", "[")):
             return None
@@ -77,7 +78,7 @@ class Sample:
         return [cell.strip().strip('"').strip() for cell in row]
 
     def first_json_object(self) -> dict | None:
-        """The first JSON object of a JSON Lines file or JSON array, if the sample holds one whole."""
+        """The first JSON object of a JSON Lines file or a JSON array, if the sample holds it."""
         stripped = self.text.lstrip()
         if stripped.startswith("{"):
             line = stripped.split("\n", 1)[0]

@@ -1,17 +1,31 @@
 """Shared DuckDB readers for loaders: pinned-dialect CSV, JSON Lines / arrays, and typed inserts.
 
-Everything is read as text first and cast in one INSERT, so that a bad cell is reported with its row
-number instead of DuckDB's sniffer silently guessing a type (see ../shared pitfalls: a damaged CSV can
-sniff as one column).
+Everything is read as text first and cast in one INSERT, so that a bad cell is reported with its
+row number instead of DuckDB's sniffer silently guessing a type (see ../shared pitfalls: a damaged
+CSV can sniff as one column).
+
+The second half holds what the export formats share: detection helpers over a :class:`Sample`, a
+header-pinned CSV reader that selects only the columns a format needs, and SQL *text* expressions
+(``int_text``, ``ts_text``, ``json_int_text`` ...) that normalise a cell but leave anything they
+cannot normalise as visible text, so ``insert_typed`` still reports it with its row number instead
+of it turning silently into NULL.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from ingest.formats.base import FormatError
+from ingest.formats.base import FormatError, Sample
 
 # A single JSON record or CSV line longer than this is refused (an absurd line is not usage data).
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -111,6 +125,355 @@ def insert_typed(
         con.execute(f"INSERT INTO {pending} ({cols}) SELECT {selects} FROM __src")
         return con.execute("SELECT count(*) FROM __src").fetchone()[0]
     except duckdb.Error as exc:
-        raise FormatError(f"could not read the file: {first_line(exc)}") from exc
+        raise FormatError(f"could not read the file: {describe_error(exc)}") from exc
     finally:
         con.execute("DROP TABLE IF EXISTS __src")
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+# What DuckDB's CSV errors say about the row, without the "Original Line:" that follows (it would
+# copy a prompt into the quarantine reason and the ledger).
+_CSV_PROBLEMS = (
+    re.compile(r"Expected Number of Columns: \d+ Found: \d+"),
+    re.compile(r"Maximum line size of \d+ bytes exceeded"),
+    re.compile(r"Value with unterminated quote found"),
+    re.compile(r"Invalid unicode \(byte sequence mismatch\) detected"),
+)
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, content-free reason for a DuckDB read error (CSV errors keep line and problem)."""
+    text = str(exc)
+    line = _CSV_LINE.search(text)
+    if line:
+        for pattern in _CSV_PROBLEMS:
+            found = pattern.search(text)
+            if found:
+                return f"CSV line {line.group(1)}: {found.group(0)}"
+        return f"CSV line {line.group(1)}: malformed row"
+    return first_line(exc)[:300]
+
+
+# --- detection ------------------------------------------------------------------------------
+
+
+def sample_fields(sample: Sample) -> set[str] | None:
+    """The CSV header names or the first JSON record's keys of a sample (None if neither)."""
+    header = sample.csv_header()
+    if header is not None:
+        return set(header)
+    obj = sample.first_json_object()
+    return set(obj) if obj is not None else None
+
+
+def input_kind(path: Path) -> str:
+    """'json' (one array), 'jsonl' (one object per line) or 'csv', from the first bytes."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"["):
+        return "json"
+    if head.startswith(b"{"):
+        return "jsonl"
+    return "csv"
+
+
+def ensure_utc(con: duckdb.DuckDBPyConnection) -> None:
+    """Offset-less times in exports are UTC; DuckDB reads them in the session time zone."""
+    con.execute("SET TimeZone = 'UTC'")
+
+
+# --- CSV with the header pinned -------------------------------------------------------------
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_csv_header(path: Path) -> list[str]:
+    """The header row of a CSV (names stripped; blank and repeated names made unique)."""
+    # utf-8-sig: a BOM (when called on a file unpack did not normalise) is not part of a name.
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        line = handle.readline(MAX_RECORD_BYTES + 1)
+    if len(line) > MAX_RECORD_BYTES:
+        raise FormatError(f"CSV header line is longer than {MAX_RECORD_BYTES} bytes")
+    row = next(csv.reader(io.StringIO(line)), [])
+    names: list[str] = []
+    for index, raw in enumerate(row, start=1):
+        base = raw.strip() or f"column{index}"
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}__{n}", n + 1
+        names.append(name)
+    return names
+
+
+def csv_select(path: Path, header: list[str], wanted: Iterable[str]) -> str:
+    """A relation over a CSV that reads every column as text but keeps only ``wanted`` ones.
+
+    The dialect and the column list are pinned (no sniffing), so a short or long row, an
+    unterminated quote or an over-long line fails with its line number.
+    """
+    spec = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in header) + "}"
+    keep = set(wanted)
+    cols = ", ".join(ident(n) for n in header if n in keep) or "NULL AS __nothing"
+    return (
+        f"(SELECT {cols} FROM read_csv({sql_str(str(path))}, header=true, delim=',', quote='\"', "
+        f"escape='\"', columns={spec}, auto_detect=false, strict_mode=true, null_padding=false, "
+        f"max_line_size={MAX_RECORD_BYTES}, encoding='utf-8'))"
+    )
+
+
+# --- JSON arrays ----------------------------------------------------------------------------
+
+
+@contextmanager
+def json_array_readable(path: Path) -> Iterator[Path]:
+    """``path``, or a copy without the trailing comma before the closing ``]``.
+
+    The Helicone export CLI writes ``,`` after every record of a JSON array, the last one too;
+    DuckDB refuses that. The copy is streamed to a temp folder and removed afterwards.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        handle.seek(max(0, size - 65536))
+        tail = handle.read()
+    body = tail.rstrip()
+    if not body.endswith(b"]") or not body[:-1].rstrip().endswith(b","):
+        yield path
+        return
+    comma_at = size - len(tail) + len(body[:-1].rstrip()) - 1
+    scratch = Path(tempfile.mkdtemp(prefix="meterr-json-"))
+    try:
+        fixed = scratch / "fixed.json"
+        with open(path, "rb") as reader, open(fixed, "wb") as writer:
+            remaining = comma_at
+            while remaining > 0:
+                chunk = reader.read(min(remaining, 1024 * 1024))
+                if not chunk:
+                    break
+                writer.write(chunk)
+                remaining -= len(chunk)
+            writer.write(b"\n]\n")
+        yield fixed
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def usage_relation(path: Path, wanted: Iterable[str]) -> Iterator[tuple[str, set[str]]]:
+    """A relation over a CSV, JSON Lines or JSON array file holding only the ``wanted`` fields.
+
+    Yields ``(relation, present)``: ``present`` is the subset of ``wanted`` the file can hold
+    (a CSV's header; for JSON every wanted key, missing ones read as NULL). Prompt and response
+    bodies, metadata blobs and every other field are never materialised.
+    """
+    names = list(dict.fromkeys(wanted))
+    kind = input_kind(path)
+    if kind == "csv":
+        header = read_csv_header(path)
+        yield csv_select(path, header, names), set(header) & set(names)
+        return
+    columns = {name: "VARCHAR" for name in names}
+    if kind == "jsonl":
+        yield json_relation(path, columns, array=False), set(names)
+        return
+    with json_array_readable(path) as readable:
+        yield json_relation(readable, columns, array=True), set(names)
+
+
+# --- text expressions for insert_typed ------------------------------------------------------
+# Each returns SQL text; what it cannot normalise stays visible text, so the final cast in
+# insert_typed fails on it and reports the row (a TRY_CAST here would hide it as NULL).
+
+
+def clean(expr: str, nulls: tuple[str, ...] = ("",)) -> str:
+    """Trimmed text, NULL for the format's not-applicable markers (always includes '')."""
+    value = f"trim(CAST({expr} AS VARCHAR))"
+    markers = ", ".join(sql_str(m) for m in dict.fromkeys(("", *nulls)))
+    return f"CASE WHEN {value} IN ({markers}) THEN NULL ELSE {value} END"
+
+
+def first_of(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] = ("",)) -> str:
+    """The first non-empty value among the ``sources`` columns the file has, else NULL."""
+    parts = [clean(ident(s), nulls) for s in sources if s in present]
+    if not parts:
+        return "NULL"
+    return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+
+
+def int_text(expr: str) -> str:
+    """An integer count as text; '12.0' is fine, '12.5' or '1,234' stays visibly wrong."""
+    return (
+        f"CASE WHEN regexp_full_match({expr}, '[+-]?[0-9]+(\\.0*)?') "
+        f"THEN regexp_replace({expr}, '\\.0*$', '') ELSE 'not an integer: ' || {expr} END"
+    )
+
+
+def ts_text(expr: str) -> str:
+    """A time as ISO text: literal quotes stripped (Langfuse CSV), Unix seconds converted to UTC.
+
+    Offsets are kept (the TIMESTAMPTZ cast honours them); offset-less text is UTC.
+    """
+    value = f"trim({expr}, '\"')"
+    return (
+        f"CASE WHEN regexp_full_match({value}, '[0-9]{{1,11}}(\\.0+)?') THEN "
+        f"strftime(make_timestamp(CAST({value} AS BIGINT) * 1000000), '%Y-%m-%dT%H:%M:%S') || 'Z' "
+        f"ELSE {value} END"
+    )
+
+
+def bool_text(expr: str) -> str:
+    """A boolean as text; Python's 'None' (LiteLLM) is NULL."""
+    return f"CASE WHEN lower({expr}) IN ('none', 'null') THEN NULL ELSE {expr} END"
+
+
+def json_doc(expr: str) -> str:
+    """A JSON document column; a JSON *string* holding JSON (double-encoded) is unwrapped."""
+    return (
+        f"CASE WHEN json_valid({expr}) AND json_type(CAST({expr} AS JSON)) = 'VARCHAR' "
+        f"THEN json_extract_string({expr}, '$') ELSE {expr} END"
+    )
+
+
+def json_text(doc: str, paths: Iterable[str]) -> str:
+    """The first non-empty value at ``paths`` of a JSON document, as text (NULL if not JSON)."""
+    values = [
+        f"NULLIF(trim(json_extract_string({doc}, {sql_str(p)})), '')" for p in paths
+    ]
+    picked = values[0] if len(values) == 1 else f"COALESCE({', '.join(values)})"
+    return f"CASE WHEN json_valid({doc}) THEN {picked} END"
+
+
+def json_int_text(doc: str, paths: Iterable[str], label: str) -> str:
+    """An integer at the first present JSON ``path``; a document that is not JSON is reported."""
+    values = [f"json_extract_string({doc}, {sql_str(p)})" for p in paths]
+    picked = values[0] if len(values) == 1 else f"COALESCE({', '.join(values)})"
+    return (
+        f"CASE WHEN {doc} IS NULL THEN NULL "
+        f"WHEN NOT json_valid({doc}) THEN {sql_str('invalid JSON in ' + label)} "
+        f"ELSE {int_text(picked)} END"
+    )
+
+
+def json_key_sum_text(doc: str, include: str, exclude: str | None, label: str) -> str:
+    """Sum of a JSON object's integer values whose (lower-cased) key matches ``include`` and not
+    ``exclude`` (regexes); 0 when none match, NULL when the document is empty.
+
+    Used for free-form usage maps (Langfuse ``usageDetails``) where only the counts are kept.
+    """
+    entries = f"map_entries(TRY_CAST(CAST({doc} AS JSON) AS MAP(VARCHAR, VARCHAR)))"
+    cond = f"regexp_matches(lower(e.key), {sql_str(include)})"
+    if exclude:
+        cond += f" AND NOT regexp_matches(lower(e.key), {sql_str(exclude)})"
+    chosen = f"list_filter({entries}, lambda e: {cond})"
+    bad = (
+        f"list_bool_or(list_transform({chosen}, lambda e: e.value IS NOT NULL AND NOT "
+        f"regexp_full_match(e.value, '[0-9]+(\\.0*)?')))"
+    )
+    total = f"list_sum(list_transform({chosen}, lambda e: CAST(e.value AS HUGEINT)))"
+    return (
+        f"CASE WHEN {doc} IS NULL THEN NULL "
+        f"WHEN NOT json_valid({doc}) OR json_type(CAST({doc} AS JSON)) <> 'OBJECT' "
+        f"THEN {sql_str('not a JSON object: ' + label)} "
+        f"WHEN {bad} THEN {sql_str('non-integer count in ' + label)} "
+        f"ELSE CAST(COALESCE({total}, 0) AS VARCHAR) END"
+    )
+
+
+# --- provider names -------------------------------------------------------------------------
+
+# Provider names used by gateways (LiteLLM's custom_llm_provider, Helicone's provider enum) that
+# mean a provider meterr knows under another name. Anything else becomes NULL in ``provider``
+# (kept verbatim in ``provider_raw``) rather than failing the gate for the whole file.
+PROVIDER_ALIASES: dict[str, str] = {
+    "text-completion-openai": "openai",
+    "chatgpt": "openai",
+    "openai_responses": "openai",
+    "azure_ai": "azure",
+    "azure_openai": "azure",
+    "azure_text": "azure",
+    "anthropic_text": "anthropic",
+    "bedrock": "aws",
+    "bedrock_converse": "aws",
+    "sagemaker": "aws",
+    "sagemaker_chat": "aws",
+    "vertex_ai": "google",
+    "vertex_ai_beta": "google",
+    "vertex": "google",
+    "gemini": "google",
+    "google_ai_studio": "google",
+    "palm": "google",
+    "codestral": "mistral",
+    "text-completion-codestral": "mistral",
+    "cohere_chat": "cohere",
+    "together_ai": "together",
+    "togetherai": "together",
+    "fireworks_ai": "fireworks",
+    "x": "xai",
+    "grok": "xai",
+    "meta_llama": "meta",
+    "llama": "meta",
+}
+
+
+def provider_sql(expr: str, known: Iterable[str]) -> str:
+    """Lower-cased provider name mapped onto ``known`` names; NULL when it maps to none."""
+    value = f"lower({expr})"
+    known_list = ", ".join(sql_str(k) for k in known)
+    whens = " ".join(f"WHEN {sql_str(a)} THEN {sql_str(p)}" for a, p in PROVIDER_ALIASES.items())
+    return f"CASE WHEN {value} IN ({known_list}) THEN {value} ELSE CASE {value} {whens} END END"
+
+
+# --- declarative columns --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """One raw-table column: its type, the export fields it is read from, and how.
+
+    ``kind``: ``text`` (trimmed), ``lower``, ``int`` (a count), ``money`` (decimal from text),
+    ``ts`` (a time, stored as UTC TIMESTAMP), ``bool``. A field with no ``sources`` is filled by
+    the format itself.
+    """
+
+    sql_type: str
+    sources: tuple[str, ...] = ()
+    kind: str = "text"
+
+
+def field_exprs(
+    fields: Mapping[str, Field], present: set[str], nulls: tuple[str, ...] = ("",)
+) -> dict[str, tuple[str, str]]:
+    """``insert_typed`` expressions for every field with sources."""
+    exprs: dict[str, tuple[str, str]] = {}
+    for name, field in fields.items():
+        if not field.sources:
+            continue
+        value = first_of(field.sources, present, nulls)
+        if field.kind == "int":
+            exprs[name] = (int_text(value), field.sql_type)
+        elif field.kind == "ts":
+            exprs[name] = (ts_text(value), "TIMESTAMPTZ")
+        elif field.kind == "bool":
+            exprs[name] = (bool_text(value), field.sql_type)
+        elif field.kind == "lower":
+            exprs[name] = (f"lower({value})", field.sql_type)
+        elif field.kind in ("text", "money"):
+            exprs[name] = (value, field.sql_type)
+        else:
+            raise ValueError(f"unknown field kind {field.kind!r}")
+    return exprs
+
+
+def field_sources(fields: Mapping[str, Field]) -> list[str]:
+    """Every export field name the columns read (the only ones a loader selects)."""
+    return list(dict.fromkeys(s for f in fields.values() for s in f.sources))
+
+
+def raw_columns(fields: Mapping[str, Field]) -> dict[str, str]:
+    """The raw table's columns and types."""
+    return {name: field.sql_type for name, field in fields.items()}
+

@@ -1,0 +1,310 @@
+"""Bad drop files: each is quarantined with a precise reason in ``NAME.error.json`` while the
+warehouse's raw rows stay exactly as they were, and the rest of the batch still loads.
+
+The corpus: hand-written broken exports under ``tests/fixtures/exports/bad/`` (bad cells, broken
+rows, malformed JSON, gate failures, unknown format) and hostile files generated here (zip slip,
+symlink members, nested archives, decompression bombs, absurd lines, undecodable text).
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import shutil
+import stat
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.drop import process_drop_folder
+from ingest.formats import FORMATS
+from ingest.formats.reading import MAX_RECORD_BYTES
+from ingest.paths import MeterrHome, meterr_home
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exports"
+BAD = FIXTURES / "bad"
+GOOD = (
+    "openai/cost_2026-09-25_2026-09-27.csv",
+    "anthropic/claude_api_tokens_2026_10.csv",
+    "helicone/output.jsonl",
+    "langfuse/1760256000000-lf-observations-export-proj_lf_1.csv",
+    "litellm/LiteLLM_SpendLogs.csv",
+)
+NUMERIC = ("BIGINT", "INTEGER", "DECIMAL", "DOUBLE")
+
+
+def _snapshot(home: MeterrHome) -> dict[str, tuple]:
+    """Row count and the sum of every numeric column of every raw table."""
+    shot: dict[str, tuple] = {}
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        for fmt in FORMATS:
+            numeric = [c for c, t in fmt.columns.items() if t.upper().startswith(NUMERIC)]
+            sums = "".join(f', sum("{c}")' for c in numeric)
+            shot[fmt.raw_table] = con.execute(
+                f"SELECT count(*){sums} FROM {fmt.qualified_table}"
+            ).fetchone()
+    return shot
+
+
+@pytest.fixture(scope="module")
+def baseline_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse holding a good file of most formats, built once for the module."""
+    template = meterr_home(tmp_path_factory.mktemp("baseline")).ensure()
+    paths = []
+    for index, fixture in enumerate(GOOD):
+        target = template.drop / f"good{index}.dat"
+        shutil.copyfile(FIXTURES / fixture, target)
+        paths.append(target)
+    assert all(o.status == "loaded" for o in process_drop_folder(template, paths))
+    return template.warehouse
+
+
+@pytest.fixture
+def loaded(home: MeterrHome, baseline_warehouse: Path) -> MeterrHome:
+    """A fresh copy of the baseline warehouse in this test's home."""
+    shutil.copyfile(baseline_warehouse, home.warehouse)
+    return home
+
+
+def _quarantined(home: MeterrHome, path: Path) -> tuple[str, dict]:
+    """Process one file; it must be quarantined. Returns its reason and its error.json."""
+    outcomes = process_drop_folder(home, [path])
+    assert outcomes and all(o.status != "loaded" for o in outcomes), [o.line() for o in outcomes]
+    assert not path.exists()
+    error = json.loads((home.quarantine / (path.name + ".error.json")).read_text())
+    assert (home.quarantine / path.name).exists()
+    assert error["file"] == path.name and error["quarantined_at"]
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        statuses = con.execute(
+            "SELECT DISTINCT status FROM meta.ingested_files WHERE stored_path LIKE ?",
+            [f"%{path.name}"],
+        ).fetchall()
+    assert statuses == [("quarantined",)]
+    return error["reason"], error
+
+
+# --- hand-written broken exports ----------------------------------------------------------------
+
+BROKEN: list[tuple[str, str | None, str]] = [
+    ("unknown_format.csv", None, "no known format: CSV columns [date, amount, category]"),
+    ("empty.csv", None, "no known format"),
+    ("helicone_bad_tokens.jsonl", "helicone",
+     "2 row(s) with values of the wrong type: row 2: prompt_tokens='not an integer: 12.5'; "
+     "row 3: prompt_tokens='not an integer: lots'"),
+    ("helicone_malformed.jsonl", "helicone", "Malformed JSON"),
+    ("anthropic_cost_short_row.csv", "anthropic_cost_csv",
+     "CSV line 3: Expected Number of Columns: 12 Found: 8"),
+    ("openai_cost_bad_amount.csv", "openai_cost_csv", "row 2: amount_value='1.2.3'"),
+    ("openai_usage_fractional_tokens.csv", "openai_usage_csv",
+     "row 2: input_tokens='not an integer: 100.5'"),
+    ("langfuse_bad_usage_json.csv", "langfuse",
+     "row 2: total_tokens='invalid JSON in usageDetails'"),
+    ("langfuse_duplicate_ids.jsonl", "langfuse", "duplicate key (id): obs-dup"),
+    ("litellm_negative_spend.csv", "litellm",
+     "failed the quality gate: expect_column_values_to_be_between(column=spend"),
+    ("litellm_year_2019.csv", "litellm", "column=start_time, min_value=2020-01-01"),
+    ("litellm_unterminated_quote.csv", "litellm",
+     "CSV line 2: Value with unterminated quote found"),
+    ("litellm_bad_metadata.csv", "litellm",
+     "row 2: cache_creation_input_tokens='invalid JSON in metadata'"),
+]
+
+
+@pytest.mark.parametrize(("name", "fmt", "reason"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_export_is_quarantined_and_changes_nothing(
+    name: str, fmt: str | None, reason: str, loaded: MeterrHome
+) -> None:
+    before = _snapshot(loaded)
+    path = loaded.drop / name
+    shutil.copyfile(BAD / name, path)
+    got, error = _quarantined(loaded, path)
+    assert reason in got
+    assert error["detected_format"] == fmt
+    assert _snapshot(loaded) == before
+
+
+# --- hostile files, generated ---------------------------------------------------------------
+
+
+def _zip(path: Path, members: list[tuple[str | zipfile.ZipInfo, bytes]]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return path
+
+
+def _good_bytes(fixture: str = "anthropic/claude_api_tokens_2026_10.csv") -> bytes:
+    return (FIXTURES / fixture).read_bytes()
+
+
+def _zip_slip(drop: Path) -> Path:
+    # A good member first: an unsafe archive must load nothing at all.
+    return _zip(drop / "slip.zip", [("ok.csv", _good_bytes()), ("../../outside.csv", b"a,b\n")])
+
+
+def _absolute_member(drop: Path) -> Path:
+    return _zip(drop / "abs.zip", [("/etc/cron.d/x.csv", _good_bytes())])
+
+
+def _windows_member(drop: Path) -> Path:
+    return _zip(drop / "win.zip", [("C:\\Users\\x\\..\\evil.csv", _good_bytes())])
+
+
+def _symlink_member(drop: Path) -> Path:
+    link = zipfile.ZipInfo("link.csv")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return _zip(drop / "symlink.zip", [("ok.csv", _good_bytes()), (link, b"/etc/passwd")])
+
+
+def _nested_archive(drop: Path) -> Path:
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("a.csv", _good_bytes())
+    return _zip(drop / "nested.zip", [("inner.zip", inner.getvalue())])
+
+
+def _too_many_members(drop: Path) -> Path:
+    return _zip(drop / "many.zip", [(f"m{i}.csv", b"a,b\n") for i in range(1001)])
+
+
+def _empty_zip(drop: Path) -> Path:
+    return _zip(drop / "empty.zip", [])
+
+
+def _truncated_zip(drop: Path) -> Path:
+    data = _zip(drop / "t.zip", [("ok.csv", _good_bytes())]).read_bytes()
+    (drop / "t.zip").unlink()
+    (drop / "truncated.zip").write_bytes(data[: len(data) // 2])
+    return drop / "truncated.zip"
+
+
+def _corrupt_gzip(drop: Path) -> Path:
+    path = drop / "corrupt.csv.gz"
+    path.write_bytes(gzip.compress(_good_bytes())[:60])
+    return path
+
+
+def _bad_utf16(drop: Path) -> Path:
+    path = drop / "bad16.csv"
+    # A lone high surrogate, then the end of the file.
+    path.write_bytes(codecs.BOM_UTF16_LE + "usage_date,model".encode("utf-16-le") + b"\x00\xd8A")
+    return path
+
+
+def _long_csv_line(drop: Path) -> Path:
+    path = drop / "long.csv"
+    header, first = _good_bytes().decode().splitlines()[:2]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"{header}\n{first}\n")
+        handle.write("2026-10-05,m,k,w,standard," + "x" * (MAX_RECORD_BYTES + 10) + ",1,2\n")
+    return path
+
+
+def _long_jsonl_line(drop: Path) -> Path:
+    path = drop / "long.jsonl"
+    first = _good_bytes("helicone/output.jsonl").splitlines()[0]
+    with open(path, "wb") as handle:
+        handle.write(first + b"\n")
+        handle.write(b'{"response_id": "' + b"r" * (MAX_RECORD_BYTES + 10) + b'"}\n')
+    return path
+
+
+HOSTILE: list[tuple[Callable[[Path], Path], str]] = [
+    (_zip_slip, "zip member '../../outside.csv' escapes the folder; refused (zip slip)"),
+    (_absolute_member, "escapes the folder"),
+    (_windows_member, "escapes the folder"),
+    (_symlink_member, "zip member 'link.csv' is a symlink; refused"),
+    (_nested_archive, "nested.zip:inner.zip: an archive inside an archive is not supported"),
+    (_too_many_members, "zip has 1001 members (limit 1000)"),
+    (_empty_zip, "archive has no files"),
+    (_truncated_zip, "File is not a zip file"),
+    (_corrupt_gzip, "corrupt.csv.gz: cannot be decompressed"),
+    (_bad_utf16, "bad16.csv: not valid utf-16 text"),
+    (_long_csv_line, f"long.csv: line 3 is longer than {MAX_RECORD_BYTES:,} bytes"),
+    (_long_jsonl_line, f"long.jsonl: line 2 is longer than {MAX_RECORD_BYTES:,} bytes"),
+]
+
+
+@pytest.mark.parametrize(("make", "reason"), HOSTILE, ids=[h[0].__name__[1:] for h in HOSTILE])
+def test_hostile_file_is_refused_with_its_reason_and_loads_nothing(
+    make: Callable[[Path], Path], reason: str, loaded: MeterrHome
+) -> None:
+    before = _snapshot(loaded)
+    path = make(loaded.drop)
+    got, _error = _quarantined(loaded, path)
+    assert reason in got
+    assert _snapshot(loaded) == before
+    assert not list(loaded.work.glob("*")), "scratch files are removed"
+    assert not (loaded.root / "outside.csv").exists() and not (loaded.drop / "outside.csv").exists()
+
+
+@pytest.mark.slow
+def test_gzip_bomb_is_refused_while_inflating(loaded: MeterrHome, tmp_path: Path) -> None:
+    before = _snapshot(loaded)
+    path = loaded.drop / "zeros.csv.gz"
+    # 200 MB of zeros, compressed while streaming (about 200 KB on disk).
+    with gzip.open(path, "wb", compresslevel=9) as writer:
+        chunk = b"\0" * (1 << 20)
+        for _ in range(200):
+            writer.write(chunk)
+    got, _error = _quarantined(loaded, path)
+    assert "zeros.csv.gz: inflates beyond" in got and "decompression bomb" in got
+    assert _snapshot(loaded) == before
+    assert not list(loaded.work.glob("*"))
+
+
+@pytest.mark.slow
+def test_zip_bomb_is_refused_before_inflating(loaded: MeterrHome) -> None:
+    before = _snapshot(loaded)
+    path = loaded.drop / "zeros.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("zeros.csv", "w") as writer:
+            for _ in range(200):
+                writer.write(b"0" * (1 << 20))
+    got, _error = _quarantined(loaded, path)
+    assert "zip member 'zeros.csv' declares 209,715,200 bytes" in got
+    assert "decompression bomb" in got
+    assert _snapshot(loaded) == before
+
+
+def test_batch_continues_past_bad_files(loaded: MeterrHome) -> None:
+    before = _snapshot(loaded)
+    for name in ("unknown_format.csv", "helicone_bad_tokens.jsonl", "litellm_negative_spend.csv"):
+        shutil.copyfile(BAD / name, loaded.drop / name)
+    _zip_slip(loaded.drop)
+    shutil.copyfile(FIXTURES / "helicone/data.csv", loaded.drop / "zz-good.csv")
+    outcomes = {o.name: o.status for o in process_drop_folder(loaded)}
+    assert outcomes == {
+        "helicone_bad_tokens.jsonl": "quarantined",
+        "litellm_negative_spend.csv": "quarantined",
+        "slip.zip": "quarantined",
+        "unknown_format.csv": "quarantined",
+        "zz-good.csv": "loaded",
+    }
+    after = _snapshot(loaded)
+    assert after["helicone_requests"][0] == before["helicone_requests"][0] + 2
+    assert {k: v for k, v in after.items() if k != "helicone_requests"} == {
+        k: v for k, v in before.items() if k != "helicone_requests"
+    }
+    assert sorted(p.name for p in loaded.quarantine.glob("*.error.json")) == [
+        "helicone_bad_tokens.jsonl.error.json",
+        "litellm_negative_spend.csv.error.json",
+        "slip.zip.error.json",
+        "unknown_format.csv.error.json",
+    ]
+
+
+def test_fixed_file_loads_after_quarantine(loaded: MeterrHome) -> None:
+    """A quarantined file is not a 'duplicate': once fixed and dropped again it loads."""
+    path = loaded.drop / "costs.csv"
+    shutil.copyfile(BAD / "openai_cost_bad_amount.csv", path)
+    _quarantined(loaded, path)
+    fixed = (BAD / "openai_cost_bad_amount.csv").read_text().replace("1.2.3", "1.23")
+    path.write_text(fixed)
+    [outcome] = process_drop_folder(loaded, [path])
+    assert (outcome.status, outcome.row_count) == ("loaded", 2)

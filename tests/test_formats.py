@@ -1,0 +1,494 @@
+"""The export formats: detection from content, exact totals per fixture, dedupe and replace rules,
+encodings, archives, and that no prompt or response text reaches the warehouse (real DuckDB).
+
+Fixtures are under ``tests/fixtures/exports/`` (written by hand from the documented formats; the
+expected totals below were added up by hand from them). Every file is dropped under a name that
+says nothing about its format.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import shutil
+import zipfile
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.drop import process_drop_folder
+from ingest.formats import FORMATS, by_name, detect_format
+from ingest.loading import create_pending
+from ingest.paths import MeterrHome
+from ingest.unpack import read_sample
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exports"
+MARKER = b"ZQXSECRET"
+
+# fixture -> (format, raw table, rows, {column: sum}); sums computed by hand from the fixtures.
+EXPECTED: dict[str, tuple[str, str, int, dict[str, object]]] = {
+    "openai/cost_2026-09-25_2026-09-27.csv": (
+        "openai_cost_csv", "openai_cost_export", 5,
+        {"amount_value": Decimal("3.75383598"), "quantity": Decimal("326584")},
+    ),
+    "openai/cost_2026-09-27_2026-09-29.csv": (
+        "openai_cost_csv", "openai_cost_export", 4,
+        # 0.000123456789012345678901234567 is kept to 12 decimals.
+        {"amount_value": Decimal("2.500123456789"), "quantity": Decimal("210863")},
+    ),
+    "openai/completions_usage_2026-10-01_2026-10-02.csv": (
+        "openai_usage_csv", "openai_usage_export", 3,
+        {"num_model_requests": 6, "input_tokens": 8200, "output_tokens": 1700,
+         "input_cached_tokens": 2000, "input_uncached_tokens": 6200},
+    ),
+    "openai/embeddings_usage_2026-10-01_2026-10-01.csv": (
+        "openai_usage_csv", "openai_usage_export", 1,
+        {"num_model_requests": 40, "input_tokens": 12000, "output_tokens": None},
+    ),
+    "openai/completions_usage_2026-10-03_2026-10-03.csv": (
+        "openai_usage_csv", "openai_usage_export", 0, {"input_tokens": None},
+    ),
+    "anthropic/claude_api_tokens_2026_10.csv": (
+        "anthropic_usage_csv", "anthropic_usage_export", 3,
+        {"usage_input_tokens_no_cache": 58181, "usage_input_tokens_cache_write_5m": 15969,
+         "usage_input_tokens_cache_write_1h": 500, "usage_input_tokens_cache_read": 3000,
+         "usage_output_tokens": 19732, "web_search_count": 2},
+    ),
+    "anthropic/claude_api_tokens_2025_06.csv": (
+        "anthropic_usage_csv", "anthropic_usage_export", 2,
+        {"usage_input_tokens_no_cache": 7500, "usage_input_tokens_cache_write": 700,
+         "usage_input_tokens_cache_write_5m": None, "usage_input_tokens_cache_read": 1500,
+         "usage_output_tokens": 1200},
+    ),
+    "anthropic/claude_api_cost_2026_10_05_to_2026_10_06.csv": (
+        "anthropic_cost_csv", "anthropic_cost_export", 4,
+        {"cost_usd": Decimal("0.5245"), "list_price_usd": Decimal("0.3945")},
+    ),
+    "anthropic/claude_api_cost_2025_06.csv": (
+        "anthropic_cost_csv", "anthropic_cost_export", 1, {"cost_usd": Decimal("0.0135")},
+    ),
+    "helicone/output.jsonl": (
+        "helicone", "helicone_requests", 4,
+        {"prompt_tokens": 3450, "completion_tokens": 810, "reasoning_tokens": 250,
+         "prompt_cache_read_tokens": 300, "prompt_cache_write_tokens": 1500,
+         "cost_usd": Decimal("0.02071")},
+    ),
+    "helicone/output.json": (
+        "helicone", "helicone_requests", 4,
+        {"prompt_tokens": 3450, "completion_tokens": 810, "reasoning_tokens": 250,
+         "cost_usd": Decimal("0.02071")},
+    ),
+    "helicone/output.csv": (
+        "helicone", "helicone_requests", 4,
+        # The CLI CSV has no cache/reasoning columns and one empty cost cell.
+        {"prompt_tokens": 3450, "completion_tokens": 810, "reasoning_tokens": None,
+         "cost_usd": Decimal("0.00181")},
+    ),
+    "helicone/data.csv": (
+        "helicone", "helicone_requests", 2,
+        {"prompt_tokens": 850, "completion_tokens": 130, "prompt_cache_read_tokens": 600,
+         "cost_usd": Decimal("0.005")},
+    ),
+    "helicone/data.jsonl": (
+        "helicone", "helicone_requests", 1,
+        {"prompt_tokens": 300, "completion_tokens": 30, "prompt_cache_read_tokens": 100,
+         "cost_usd": Decimal("0.00006")},
+    ),
+    "langfuse/1760256000000-lf-observations-export-proj_lf_1.csv": (
+        "langfuse", "langfuse_observations", 3,
+        {"input_tokens": 850, "cache_read_tokens": 3200, "cache_write_tokens": 1200,
+         "output_tokens": 600, "total_tokens": 5850, "total_cost": Decimal("0.01655")},
+    ),
+    "langfuse/1760342400000-lf-observations-export-proj_lf_1.jsonl": (
+        "langfuse", "langfuse_observations", 2,
+        {"input_tokens": 150, "cache_read_tokens": 80, "cache_write_tokens": 40,
+         "output_tokens": 80, "total_cost": Decimal("0.0009007")},
+    ),
+    "langfuse/1760428800000-lf-observations-export-proj_lf_2.json": (
+        "langfuse", "langfuse_observations", 2,
+        {"input_tokens": 10, "output_tokens": 5, "total_cost": Decimal("0.00001")},
+    ),
+    "litellm/LiteLLM_SpendLogs.csv": (
+        "litellm", "litellm_spend_logs", 4,
+        {"prompt_tokens": 7700, "completion_tokens": 620, "cache_read_input_tokens": 5000,
+         "cache_creation_input_tokens": 1200, "spend": Decimal("0.012732")},
+    ),
+    "litellm/spend_logs.json": (
+        "litellm", "litellm_spend_logs", 2,
+        {"prompt_tokens": 420, "completion_tokens": 80, "cache_read_input_tokens": 120,
+         "cache_creation_input_tokens": None, "spend": Decimal("0.0016")},
+    ),
+}
+# Names that give nothing away (and lie about the format).
+NEUTRAL_NAMES = ("data.bin", "export.csv", "download", "report.json")
+
+
+def _drop(home: MeterrHome, fixture: str, name: str) -> Path:
+    target = home.drop / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(FIXTURES / fixture, target)
+    return target
+
+
+def _query(home: MeterrHome, sql: str) -> list[tuple]:
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _sums(home: MeterrHome, table: str, columns) -> dict[str, object]:
+    cols = list(columns)
+    row = _query(home, f"SELECT {', '.join(f'sum({c})' for c in cols)} FROM raw.{table}")[0]
+    return dict(zip(cols, row, strict=True))
+
+
+# --- detection -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", sorted(EXPECTED))
+def test_exactly_one_format_detects_each_fixture_whatever_its_name(
+    fixture: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.bin"
+    shutil.copyfile(FIXTURES / fixture, path)
+    sample = read_sample(path, "data.bin")
+    matching = [fmt.name for fmt in FORMATS if fmt.detect(sample)]
+    assert matching == [EXPECTED[fixture][0]], "no export may also look like custom or another"
+    assert detect_format(sample).name == EXPECTED[fixture][0]
+
+
+def test_unknown_csv_is_no_format(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    shutil.copyfile(FIXTURES / "bad" / "unknown_format.csv", path)
+    assert detect_format(read_sample(path, "x.csv")) is None
+
+
+def test_first_json_record_longer_than_the_sample_is_still_detected(
+    home: MeterrHome,
+) -> None:
+    record = json.loads((FIXTURES / "helicone/output.jsonl").read_text().splitlines()[0])
+    # A long response body comes before the usage keys: the 64 KiB head holds no whole record.
+    record["response_body"] = {"text": "ZQXSECRET-LONG-BODY " + "z" * 300_000}
+    path = home.drop / "big.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    assert detect_format(read_sample(path, "big.jsonl")).name == "helicone"
+    [outcome] = process_drop_folder(home, [path])
+    assert (outcome.status, outcome.format, outcome.row_count) == ("loaded", "helicone", 1)
+
+
+# --- exact totals per format ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", sorted(EXPECTED))
+def test_each_fixture_loads_with_hand_computed_totals(fixture: str, home: MeterrHome) -> None:
+    fmt, table, rows, sums = EXPECTED[fixture]
+    name = NEUTRAL_NAMES[sorted(EXPECTED).index(fixture) % len(NEUTRAL_NAMES)]
+    [outcome] = process_drop_folder(home, [_drop(home, fixture, name)])
+    assert (outcome.status, outcome.format, outcome.row_count) == ("loaded", fmt, rows), outcome
+    assert _query(home, f"SELECT count(*) FROM raw.{table}")[0][0] == rows
+    assert _sums(home, table, sums) == sums
+    ledger = _query(home, "SELECT file_name, format, status, row_count FROM meta.ingested_files")
+    assert ledger == [(name, fmt, "loaded", rows)]
+
+
+def test_empty_openai_usage_export_loads_as_zero_rows(home: MeterrHome) -> None:
+    path = _drop(home, "openai/completions_usage_2026-10-03_2026-10-03.csv", "usage.csv")
+    [outcome] = process_drop_folder(home, [path])
+    assert outcome.line() == "usage.csv: loaded 0 rows"
+    assert list(home.archive.rglob("usage.csv")), "an empty export is archived, not quarantined"
+
+
+def test_openai_usage_columns_are_read_by_name_and_kind_is_inferred(home: MeterrHome) -> None:
+    process_drop_folder(home, [
+        _drop(home, "openai/completions_usage_2026-10-01_2026-10-02.csv", "a.csv"),
+        _drop(home, "openai/embeddings_usage_2026-10-01_2026-10-01.csv", "b.csv"),
+    ])
+    assert _query(home, """
+        SELECT usage_kind, usage_date, sum(input_tokens), count(*), bool_or(batch)
+        FROM raw.openai_usage_export GROUP BY ALL ORDER BY ALL
+    """) == [
+        ("completions", datetime(2026, 10, 1).date(), 7000, 2, False),
+        ("completions", datetime(2026, 10, 2).date(), 1200, 1, True),
+        ("embeddings", datetime(2026, 10, 1).date(), 12000, 1, None),
+    ]
+    # Unix seconds are UTC minutes here (1-minute buckets).
+    assert _query(home, "SELECT min(start_time), max(end_time) FROM raw.openai_usage_export "
+                        "WHERE usage_kind = 'completions'") == [
+        (datetime(2026, 10, 1, 10, 0), datetime(2026, 10, 2, 8, 31))
+    ]
+
+
+# --- replace rules ------------------------------------------------------------------------------
+
+
+def test_newer_openai_cost_export_replaces_the_days_it_covers(home: MeterrHome) -> None:
+    process_drop_folder(home, [_drop(home, "openai/cost_2026-09-25_2026-09-27.csv", "old.csv")])
+    process_drop_folder(home, [_drop(home, "openai/cost_2026-09-27_2026-09-29.csv", "new.csv")])
+    by_day = _query(home, """
+        SELECT usage_date, count(*), sum(amount_value) FROM raw.openai_cost_export
+        GROUP BY ALL ORDER BY ALL
+    """)
+    assert by_day == [
+        (datetime(2026, 9, 25).date(), 2, Decimal("1.25383598")),
+        (datetime(2026, 9, 26).date(), 1, None),  # the empty day of the old export
+        (datetime(2026, 9, 27).date(), 2, Decimal("2.5")),  # restated by the new export
+        (datetime(2026, 9, 28).date(), 1, Decimal("0.000123456789")),
+        (datetime(2026, 9, 29).date(), 1, None),
+    ]
+    assert _sums(home, "openai_cost_export", ["amount_value"]) == {
+        "amount_value": Decimal("3.753959436789")
+    }
+
+
+def test_restated_anthropic_day_replaces_only_its_model_workspace_and_key(
+    home: MeterrHome,
+) -> None:
+    original = (FIXTURES / "anthropic/claude_api_tokens_2026_10.csv").read_text()
+    process_drop_folder(home, [_drop(home, "anthropic/claude_api_tokens_2026_10.csv", "a.csv")])
+    header = original.splitlines()[0]
+    restated = home.drop / "b.csv"
+    restated.write_text(
+        header + "\n2026-10-05,claude-sonnet-4-5-20250929,Closer App,Default,standard,≤ 200k,"
+        "50000,16000,0,0,17000,0,global,\n",
+        encoding="utf-8",
+    )
+    process_drop_folder(home, [restated])
+    assert _sums(home, "anthropic_usage_export", ["usage_input_tokens_no_cache"]) == {
+        "usage_input_tokens_no_cache": 50000 + 1200 + 10000
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "order",
+    [("jsonl", "csv", "json.gz"), ("csv", "json.gz", "jsonl"), ("json.gz", "jsonl", "csv")],
+)
+def test_same_helicone_requests_as_csv_jsonl_and_gzipped_json_count_once(
+    order: tuple[str, ...], home: MeterrHome
+) -> None:
+    files = {
+        "jsonl": (FIXTURES / "helicone/output.jsonl").read_bytes(),
+        "csv": (FIXTURES / "helicone/output.csv").read_bytes(),
+        "json.gz": gzip.compress((FIXTURES / "helicone/output.json").read_bytes()),
+    }
+    for index, kind in enumerate(order):
+        path = home.drop / f"part{index}.dat"
+        path.write_bytes(files[kind])
+        [outcome] = process_drop_folder(home, [path])
+        assert (outcome.status, outcome.row_count) == ("loaded", 4), outcome
+    assert _query(home, "SELECT count(*), count(DISTINCT helicone_id) FROM raw.helicone_requests"
+                  ) == [(4, 4)]
+    # Whatever the order, the CSV's gaps (model, one cost, cache and reasoning counts, request
+    # ids) do not erase what the JSON told.
+    assert _sums(home, "helicone_requests", EXPECTED["helicone/output.jsonl"][3]) == (
+        EXPECTED["helicone/output.jsonl"][3]
+    )
+    assert _query(home, "SELECT count(model), count(request_id), count(provider_raw) "
+                        "FROM raw.helicone_requests") == [(4, 4, 4)]
+
+
+def test_helicone_fields_and_provider_mapping(home: MeterrHome) -> None:
+    process_drop_folder(home, [_drop(home, "helicone/output.jsonl", "x")])
+    rows = _query(home, """
+        SELECT request_id, request_created_at, provider, provider_raw, model, request_user_id
+        FROM raw.helicone_requests ORDER BY request_created_at
+    """)
+    assert rows[1] == (
+        "a1000000-0000-4000-8000-000000000002", datetime(2026, 10, 10, 12, 5, 0, 123000),
+        "anthropic", "anthropic", "claude-sonnet-4-5-20250929", "user-8",
+    )
+    # A self-hosted provider is kept verbatim but maps to no known provider (NULL, not a failure).
+    assert rows[3][2:4] == (None, "local")
+    assert rows[2][5] is None, "an empty user id is NULL"
+
+
+def test_langfuse_literal_quoted_dates_and_usage_details(home: MeterrHome) -> None:
+    process_drop_folder(
+        home, [_drop(home, "langfuse/1760256000000-lf-observations-export-proj_lf_1.csv", "x")]
+    )
+    assert _query(home, """
+        SELECT id, type, start_time, input_tokens, cache_read_tokens, cache_write_tokens,
+               output_tokens, input_usage, total_cost
+        FROM raw.langfuse_observations ORDER BY id
+    """) == [
+        ("obs-0001", "GENERATION", datetime(2026, 10, 12, 8, 0), 800, 200, 0, 200, 1000,
+         Decimal("0.00425")),
+        ("obs-0002", "GENERATION", datetime(2026, 10, 12, 9, 30), 50, 3000, 1200, 400, 4250,
+         Decimal("0.0123")),
+        ("obs-0003", "SPAN", datetime(2026, 10, 12, 7, 59, 59), 0, 0, 0, 0, 0, Decimal("0")),
+    ]
+
+
+def test_langfuse_reexport_replaces_observations_by_id(home: MeterrHome) -> None:
+    process_drop_folder(
+        home, [_drop(home, "langfuse/1760342400000-lf-observations-export-proj_lf_1.jsonl", "a")]
+    )
+    # The same observation exported again later with its usage corrected.
+    line = json.dumps({"id": "obs-0004", "traceId": "trace-03", "type": "GENERATION",
+                       "startTime": "2026-10-13T10:00:00.000Z", "model": "claude-haiku-4-5",
+                       "usageDetails": {"input": 121, "output": 60, "total": 181}})
+    (home.drop / "b").write_text(line + "\n")
+    process_drop_folder(home, [home.drop / "b"])
+    assert _query(home, "SELECT id, input_tokens FROM raw.langfuse_observations ORDER BY id") == [
+        ("obs-0004", 121), ("obs-0005", 30)
+    ]
+
+
+def test_litellm_cache_counts_providers_and_times(home: MeterrHome) -> None:
+    process_drop_folder(home, [
+        _drop(home, "litellm/LiteLLM_SpendLogs.csv", "a"),
+        _drop(home, "litellm/spend_logs.json", "b"),
+    ])
+    rows = _query(home, """
+        SELECT request_id, custom_llm_provider, provider, start_time, prompt_tokens,
+               cache_read_input_tokens, cache_creation_input_tokens, cache_hit,
+               user_api_key_user_id
+        FROM raw.litellm_spend_logs ORDER BY start_time
+    """)
+    assert rows == [
+        ("chatcmpl-a1b2c3", "openai", "openai", datetime(2026, 10, 15, 10, 0, 0, 123000), 1500,
+         1000, None, False, "u-42"),
+        ("msg_01XyZ", "anthropic", "anthropic", datetime(2026, 10, 15, 11, 0), 5300, 4000, 1200,
+         False, "u-43"),
+        ("bedrock-req-3", "bedrock", "aws", datetime(2026, 10, 16, 8, 0), 800, None, None, False,
+         None),
+        ("vertex-req-4", "vertex_ai", "google", datetime(2026, 10, 16, 9, 0, 0, 500000), 100,
+         None, None, True, None),
+        # 12:00+02:00 is 10:00 UTC; metadata arrived as a JSON string holding JSON.
+        ("chatcmpl-json-6", "azure", "azure", datetime(2026, 10, 16, 10, 0), 120, 20, None, None,
+         None),
+        ("chatcmpl-json-5", "openai", "openai", datetime(2026, 10, 16, 11, 0), 300, 100, None,
+         False, "u-44"),
+    ]
+
+
+def test_litellm_json_lines_load_like_the_array(home: MeterrHome) -> None:
+    records = json.loads((FIXTURES / "litellm/spend_logs.json").read_text())
+    path = home.drop / "logs.txt"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    [outcome] = process_drop_folder(home, [path])
+    assert (outcome.status, outcome.format, outcome.row_count) == ("loaded", "litellm", 2)
+    sums = EXPECTED["litellm/spend_logs.json"][3]
+    assert _sums(home, "litellm_spend_logs", sums) == sums
+
+
+def test_anthropic_cost_keeps_display_names_dollars_and_nulls_for_markers(
+    home: MeterrHome,
+) -> None:
+    process_drop_folder(
+        home, [_drop(home, "anthropic/claude_api_cost_2026_10_05_to_2026_10_06.csv", "c")]
+    )
+    assert _query(home, """
+        SELECT model, token_type, cost_usd, api_key, context_window, speed, api_key_id
+        FROM raw.anthropic_cost_export ORDER BY usage_date_utc, cost_usd
+    """) == [
+        ("Claude Opus 4.1", "input_cache_read", Decimal("0.0045"), "Closer App", "≤ 200k", None,
+         "apikey_01AAA"),
+        ("Claude Sonnet 4.5", "input_no_cache", Decimal("0.14"), "Closer App", "≤ 200k", None,
+         "apikey_01AAA"),
+        ("Claude Sonnet 4.5", "output", Decimal("0.25"), "Closer App", "≤ 200k", None,
+         "apikey_01AAA"),
+        (None, None, Decimal("0.13"), None, None, None, None),
+    ]
+
+
+# --- encodings and archives -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda t: codecs.BOM_UTF8 + t.encode("utf-8"), id="utf-8-bom"),
+        pytest.param(lambda t: codecs.BOM_UTF16_LE + t.encode("utf-16-le"), id="utf-16-le-bom"),
+        pytest.param(lambda t: codecs.BOM_UTF16_BE + t.encode("utf-16-be"), id="utf-16-be-bom"),
+        pytest.param(lambda t: t.encode("utf-16-le"), id="utf-16-le-no-bom"),
+        pytest.param(lambda t: t.replace("\n", "\r\n").encode("utf-8"), id="crlf"),
+    ],
+)
+def test_odd_but_valid_encodings_load(encode, home: MeterrHome) -> None:
+    text = (FIXTURES / "anthropic/claude_api_tokens_2026_10.csv").read_text(encoding="utf-8")
+    path = home.drop / "tokens.csv"
+    path.write_bytes(encode(text))
+    [outcome] = process_drop_folder(home, [path])
+    assert (outcome.status, outcome.format, outcome.row_count) == (
+        "loaded", "anthropic_usage_csv", 3
+    ), outcome
+    assert _query(home, "SELECT DISTINCT context_window FROM raw.anthropic_usage_export "
+                        "ORDER BY 1") == [("> 200k",), ("≤ 200k",)]
+    assert _query(home, "SELECT min(model_version) FROM raw.anthropic_usage_export") == [
+        ("claude-opus-4-1-20250805",)
+    ]
+
+
+def test_zip_members_load_one_by_one_and_gzip_by_content(home: MeterrHome) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(FIXTURES / "openai/cost_2026-09-25_2026-09-27.csv", "exports/cost.csv")
+        archive.write(FIXTURES / "langfuse/1760342400000-lf-observations-export-proj_lf_1.jsonl",
+                      "exports/lf obs.jsonl")
+        archive.write(FIXTURES / "litellm/spend_logs.json", "nested/dir/logs.json")
+        archive.writestr("__MACOSX/exports/._cost.csv", b"\x00\x05\x16\x07 finder litter")
+    (home.drop / "bundle.zip").write_bytes(buffer.getvalue())
+    # A gzip whose name says nothing.
+    (home.drop / "blob").write_bytes(
+        gzip.compress((FIXTURES / "helicone/output.csv").read_bytes())
+    )
+    outcomes = process_drop_folder(home)
+    assert sorted((o.name, o.format, o.row_count) for o in outcomes) == [
+        ("blob", "helicone", 4),
+        ("bundle.zip:exports/cost.csv", "openai_cost_csv", 5),
+        ("bundle.zip:exports/lf_obs.jsonl", "langfuse", 2),
+        ("bundle.zip:nested/dir/logs.json", "litellm", 2),
+    ]
+    assert all(o.status == "loaded" for o in outcomes)
+    assert list(home.archive.rglob("bundle.zip")) and not list(home.work.glob("*"))
+
+
+def test_format_load_works_on_a_plain_connection(tmp_path: Path) -> None:
+    path = tmp_path / "obs.csv"
+    shutil.copyfile(FIXTURES / "langfuse/1760256000000-lf-observations-export-proj_lf_1.csv", path)
+    fmt = by_name("langfuse")
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'America/New_York'")  # the loader must not depend on it
+        pending = create_pending(con, fmt)
+        assert fmt.load(con, path, pending, "sha") == 3
+        assert con.execute(f"SELECT min(start_time), sum(output_tokens) FROM {pending}"
+                           ).fetchone() == (datetime(2026, 10, 12, 7, 59, 59), 600)
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_no_prompt_or_response_text_reaches_the_warehouse(home: MeterrHome) -> None:
+    fixtures = sorted(EXPECTED)
+    for index, fixture in enumerate(fixtures):
+        _drop(home, fixture, f"f{index:02d}.dat")
+    record = json.loads((FIXTURES / "helicone/output.jsonl").read_text().splitlines()[0])
+    record["response_id"] = "b-big"
+    record["request_body"] = {"messages": [{"content": "ZQXSECRET-BIG " + "p" * 200_000}]}
+    (home.drop / "big.jsonl").write_text(json.dumps(record) + "\n")
+    outcomes = process_drop_folder(home)
+    assert all(o.status in ("loaded", "duplicate") for o in outcomes), [
+        o.line() for o in outcomes if o.status == "quarantined"
+    ]
+    # The fixtures really hold markers in prompt, response, metadata and property fields.
+    assert sum(MARKER in (FIXTURES / f).read_bytes() for f in fixtures) >= 10
+    with duckdb.connect(str(home.warehouse)) as con:
+        tables = con.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE data_type = 'VARCHAR'"
+        ).fetchall()
+        for schema, table, column in tables:
+            hits = con.execute(
+                f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{column}" LIKE ?',
+                [f"%{MARKER.decode()}%"],
+            ).fetchone()[0]
+            assert hits == 0, f"{schema}.{table}.{column} holds prompt text"
+        con.execute("CHECKPOINT")
+    for path in home.root.glob("warehouse.duckdb*"):
+        assert MARKER not in path.read_bytes(), path
