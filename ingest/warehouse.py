@@ -21,6 +21,8 @@ from ingest.paths import MeterrHome
 LOCK_TIMEOUT_S = 3600.0
 
 SCHEMAS = ("raw", "meta")
+# DuckDB's memory budget for meterr's own connections (dbt's is set in profiles.yml).
+MEMORY_LIMIT = "1GB"
 
 
 class WarehouseBusyError(RuntimeError):
@@ -54,6 +56,8 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
     # No extension may be fetched at run time (the machine has no internet).
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET TimeZone = 'UTC'")
+    # Bounded memory: large loads spill to disk rather than take 80% of RAM (DuckDB's default).
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
 
 
 @contextmanager
