@@ -723,6 +723,16 @@ def _savings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     section["total_monthly_savings_usd"] = sum(
         row["estimated_monthly_savings_usd"] or 0.0 for row in section["rows"]
     )
+    section["total_basis"] = "sum"
+    # Opportunities on the same traffic are alternatives (batch vs caching vs a cheaper model):
+    # the headline is the best single option per workload, never their sum, when dbt provides it.
+    if section["rows"] and table_exists(con, "marts", "savings_potential_by_scope"):
+        best = con.execute(
+            "SELECT sum(best_option_monthly_savings_usd) FROM marts.savings_potential_by_scope"
+        ).fetchone()[0]
+        if best is not None:
+            section["total_monthly_savings_usd"] = float(best)
+            section["total_basis"] = "best_option_per_workload"
     return section
 
 

@@ -1513,3 +1513,22 @@ def test_accounting_marts_older_than_the_usage_fall_back_and_say_why(tmp_path: P
     assert basis["kind"] == "usage" and "older than the usage" in basis["reason"]
     assert data["totals"]["cost_usd"] == pytest.approx(MULTI_WEEK_ALL_SOURCES)
     assert "older than the usage" in render_weekly(data)
+
+
+def test_savings_headline_is_the_best_option_per_workload_when_dbt_provides_it(
+    tmp_path: Path,
+) -> None:
+    path = build_full_warehouse(tmp_path / "w.duckdb")
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE OR REPLACE TABLE marts.savings_potential_by_scope AS SELECT * FROM (VALUES"
+            " ('api_key', 'k1', 100.0), ('api_key', 'k2', 25.5)"
+            ") AS t(scope, scope_value, best_option_monthly_savings_usd)"
+        )
+        data = weekly_report_data(con, WEEK, now=NOW)
+    savings = data["savings"]
+    assert savings["rows"], "the full fixture has savings opportunities"
+    assert savings["total_monthly_savings_usd"] != pytest.approx(SAVINGS_TOTAL)
+    assert savings["total_basis"] == "best_option_per_workload"
+    assert savings["total_monthly_savings_usd"] == pytest.approx(125.5)
+    assert "up to $125.50 per month" in render_weekly(data)
