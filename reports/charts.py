@@ -111,6 +111,35 @@ def _money_format(values: list[float]) -> str:
     return "$,.4~f"
 
 
+def _category_x(field: str, *, padding: float | None = 0.3, label_angle: int = 0) -> dict:
+    """An ordinal x axis in data order, without ticks or domain line (every bar chart here)."""
+    encoding: dict[str, Any] = {
+        "field": field,
+        "type": "ordinal",
+        "sort": None,
+        "title": None,
+        "axis": {"labelAngle": label_angle, "ticks": False, "domain": False},
+    }
+    if padding is not None:
+        encoding["scale"] = {"paddingInner": padding}
+    return encoding
+
+
+def _money_y(values: list[dict[str, Any]], *, tick_count: int) -> dict:
+    """A dollar y axis over ``values[*]["cost_usd"]``, formatted for their magnitude."""
+    return {
+        "field": "cost_usd",
+        "type": "quantitative",
+        "title": None,
+        "axis": {
+            "format": _money_format([v["cost_usd"] for v in values]),
+            "tickCount": tick_count,
+            "domain": False,
+            "ticks": False,
+        },
+    }
+
+
 def daily_spend_spec(daily: list[dict[str, Any]]) -> dict[str, Any]:
     """Bars of priced spend per day of the report week (``data["daily"]``)."""
     values = [
@@ -123,25 +152,8 @@ def daily_spend_spec(daily: list[dict[str, Any]]) -> dict[str, Any]:
         data={"values": values},
         mark={"type": "bar", "cornerRadiusEnd": 2},
         encoding={
-            "x": {
-                "field": "day",
-                "type": "ordinal",
-                "sort": None,
-                "title": None,
-                "axis": {"labelAngle": 0, "ticks": False, "domain": False},
-                "scale": {"paddingInner": 0.3},
-            },
-            "y": {
-                "field": "cost_usd",
-                "type": "quantitative",
-                "title": None,
-                "axis": {
-                    "format": _money_format([v["cost_usd"] for v in values]),
-                    "tickCount": 4,
-                    "domain": False,
-                    "ticks": False,
-                },
-            },
+            "x": _category_x("day"),
+            "y": _money_y(values, tick_count=4),
         },
     )
 
@@ -207,25 +219,8 @@ def weekly_trend_spec(weekly_trend: list[dict[str, Any]]) -> dict[str, Any]:
         data={"values": values},
         mark={"type": "bar", "cornerRadiusEnd": 2},
         encoding={
-            "x": {
-                "field": "week",
-                "type": "ordinal",
-                "sort": None,
-                "title": None,
-                "axis": {"labelAngle": 0, "ticks": False, "domain": False},
-                "scale": {"paddingInner": 0.3},
-            },
-            "y": {
-                "field": "cost_usd",
-                "type": "quantitative",
-                "title": None,
-                "axis": {
-                    "format": _money_format([v["cost_usd"] for v in values]),
-                    "tickCount": 3,
-                    "domain": False,
-                    "ticks": False,
-                },
-            },
+            "x": _category_x("week"),
+            "y": _money_y(values, tick_count=3),
             # Opacity, not colour, marks the current week, so the CSS accent applies to all bars.
             "opacity": {
                 "field": "current",
@@ -336,25 +331,8 @@ def monthly_spend_spec(months: list[dict[str, Any]]) -> dict[str, Any]:
         height=150,
         data={"values": values},
         encoding={
-            "x": {
-                "field": "month",
-                "type": "ordinal",
-                "sort": None,
-                "title": None,
-                "axis": {"labelAngle": 0, "ticks": False, "domain": False},
-                "scale": {"paddingInner": 0.35},
-            },
-            "y": {
-                "field": "cost_usd",
-                "type": "quantitative",
-                "title": None,
-                "axis": {
-                    "format": _money_format([v["cost_usd"] for v in values]),
-                    "tickCount": 3,
-                    "domain": False,
-                    "ticks": False,
-                },
-            },
+            "x": _category_x("month", padding=0.35),
+            "y": _money_y(values, tick_count=3),
         },
         layer=[
             {"mark": {"type": "bar", "cornerRadiusEnd": 2}},
@@ -377,24 +355,8 @@ def weekly_index_spec(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         data={"values": values},
         mark={"type": "bar", "cornerRadiusEnd": 2},
         encoding={
-            "x": {
-                "field": "week",
-                "type": "ordinal",
-                "sort": None,
-                "title": None,
-                "axis": {"labelAngle": -45, "ticks": False, "domain": False},
-            },
-            "y": {
-                "field": "cost_usd",
-                "type": "quantitative",
-                "title": None,
-                "axis": {
-                    "format": _money_format([v["cost_usd"] for v in values]),
-                    "tickCount": 3,
-                    "domain": False,
-                    "ticks": False,
-                },
-            },
+            "x": _category_x("week", padding=None, label_angle=-45),
+            "y": _money_y(values, tick_count=3),
         },
     )
 
