@@ -61,7 +61,13 @@ def commit_batch(
             match = " AND ".join(f't."{c}" IS NOT DISTINCT FROM p."{c}"' for c in table.replace_by)
             con.execute(f"DELETE FROM {target} AS t USING {pending} AS p WHERE {match}")
         names = _cols(tuple(table.all_columns))
-        con.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {pending}")
+        # Loaders that stream a file in one pass leave _row_number empty: a fresh pending table's
+        # rowid is the file order, so it is numbered here instead of by a window over the file.
+        values = ", ".join(
+            'COALESCE("_row_number", rowid + 1)' if c == "_row_number" else f'"{c}"'
+            for c in table.all_columns
+        )
+        con.execute(f"INSERT INTO {target} ({names}) SELECT {values} FROM {pending}")
         inserted = con.execute(f"SELECT count(*) FROM {pending}").fetchone()[0]
         for sql, params in extra_statements:
             con.execute(sql, params)

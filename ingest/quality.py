@@ -66,13 +66,24 @@ def _batch_definition() -> Any:
     return asset.add_batch_definition_whole_dataframe("whole_chunk")
 
 
+def _epoch_us(moment: datetime) -> int:
+    """A naive UTC time as microseconds since 1970 (how the gate hands timestamps to GX)."""
+    return int((moment - datetime(1970, 1, 1)).total_seconds() * 1_000_000)
+
+
+def _from_epoch_us(value: Any) -> str:
+    try:
+        return (datetime(1970, 1, 1) + timedelta(microseconds=int(value))).isoformat(sep=" ")
+    except (TypeError, ValueError, OverflowError):
+        return str(value)
+
+
 def build_expectations(fmt: RawTable, *, now: datetime | None = None) -> list[Any]:
-    """The expectations of ``fmt``'s suite: columns, nulls, signs, time range, provider names."""
+    """The expectations of ``fmt``'s suite over the frame :func:`validation_select` builds:
+    nulls, signs, time range (as epoch microseconds) and provider names."""
     gx = _gx()
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
-    exps: list[Any] = [
-        gx.expectations.ExpectTableColumnsToMatchSet(column_set=list(fmt.all_columns))
-    ]
+    exps: list[Any] = []
     for col in fmt.required:
         exps.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=col))
     for col in fmt.non_negative:
@@ -81,8 +92,8 @@ def build_expectations(fmt: RawTable, *, now: datetime | None = None) -> list[An
         exps.append(
             gx.expectations.ExpectColumnValuesToBeBetween(
                 column=fmt.timestamp_column,
-                min_value=EARLIEST,
-                max_value=now + CLOCK_SKEW,
+                min_value=_epoch_us(EARLIEST),
+                max_value=_epoch_us(now + CLOCK_SKEW),
             )
         )
     if fmt.provider_column:
@@ -94,29 +105,60 @@ def build_expectations(fmt: RawTable, *, now: datetime | None = None) -> list[An
     return exps
 
 
-def _describe(result: Any) -> str:
+def _describe(result: Any, fmt: RawTable) -> str:
     config = result.expectation_config
-    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",)}
+    column = config.kwargs.get("column")
+    # Times travel to GX as epoch microseconds; say them as times again.
+    shown = _from_epoch_us if column and column == fmt.timestamp_column else str
+    kwargs = {
+        k: (shown(v) if k in ("min_value", "max_value") and v is not None else v)
+        for k, v in config.kwargs.items()
+        if k not in ("batch_id", "value_set")
+    }
     res = result.result or {}
     unexpected = res.get("unexpected_count")
     sample = res.get("partial_unexpected_list") or []
-    text = f"{config.type}({', '.join(f'{k}={v}' for k, v in kwargs.items() if k != 'value_set')})"
+    text = f"{config.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
     if unexpected:
-        text += f": {unexpected} unexpected row(s), e.g. {[str(s) for s in sample[:3]]}"
+        text += f": {unexpected} unexpected row(s), e.g. {[shown(s) for s in sample[:3]]}"
     elif res.get("details"):
         text += f": {res['details']}"
     return text
 
 
-def _select_for_validation(fmt: RawTable, table: str) -> str:
-    # Decimals are validated as doubles: GX compares floats, and sign/range checks don't need cents.
+def validation_select(con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str) -> str:
+    """The rows GX validates: one column per checked column, in the cheapest faithful form.
+
+    GX fingerprints every frame it is given (a hash over all its cells), which costs far more for
+    Python strings and timestamps than for numbers, so each checked value is handed over in a form
+    that keeps exactly what its expectations look at: numbers as numbers (decimals as doubles:
+    sign checks need no cents), times as epoch microseconds, the provider as a categorical of the
+    batch's own values, and a required text column as its length (NULL exactly where the text is
+    NULL, which is all ExpectColumnValuesToNotBeNull looks at).
+    """
+    checked = [*fmt.required, *fmt.non_negative, fmt.timestamp_column, fmt.provider_column]
     cols = []
-    for name, dtype in fmt.all_columns.items():
-        if dtype.upper().startswith("DECIMAL"):
-            cols.append(f'CAST("{name}" AS DOUBLE) AS "{name}"')
-        else:
-            cols.append(f'"{name}"')
-    return f"SELECT {', '.join(cols)} FROM {table}"
+    for name in dict.fromkeys(c for c in checked if c):
+        dtype = fmt.all_columns[name].upper()
+        quoted = f'"{name}"'
+        if name == fmt.provider_column:
+            values = [
+                row[0]
+                for row in con.execute(
+                    f"SELECT DISTINCT {quoted} FROM {table} WHERE {quoted} IS NOT NULL"
+                ).fetchall()
+            ]
+            if values:
+                labels = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+                quoted = f"CAST({quoted} AS ENUM({labels}))"
+        elif dtype.startswith("TIMESTAMP") or dtype == "DATE":
+            quoted = f"epoch_us(CAST({quoted} AS TIMESTAMP))"
+        elif dtype.startswith(("DECIMAL", "NUMERIC")):
+            quoted = f"CAST({quoted} AS DOUBLE)"
+        elif dtype.startswith(("VARCHAR", "TEXT", "STRING", "JSON")):
+            quoted = f"length({quoted})"
+        cols.append(f'{quoted} AS "{name}"')
+    return f"SELECT {', '.join(cols) or 'NULL AS __nothing'} FROM {table}"
 
 
 def validate(
@@ -127,26 +169,33 @@ def validate(
     now: datetime | None = None,
 ) -> GateResult:
     """Validate every row of ``table`` (shaped like ``fmt``'s raw table) and say what failed."""
+    gx = _gx()
     result = GateResult()
     result.rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     expectations = build_expectations(fmt, now=now)
-    result.expectations = len(expectations) + (1 if fmt.key else 0)
+    columns = gx.expectations.ExpectTableColumnsToMatchSet(column_set=list(fmt.all_columns))
+    result.expectations = len(expectations) + 1 + (1 if fmt.key else 0)
     failures: dict[str, str] = {}
-    if result.rows:
-        batch_definition = _batch_definition()
-        cursor = con.execute(_select_for_validation(fmt, table))
+    batch_definition = _batch_definition()
+
+    def check(frame: Any, suite_expectations: list[Any]) -> None:
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        suite = gx.ExpectationSuite(name=f"{fmt.name}_gate", expectations=suite_expectations)
+        for one in batch.validate(suite).results:
+            if not one.success:
+                config = one.expectation_config
+                key = f"{config.type}:{config.kwargs.get('column', '')}"
+                failures.setdefault(key, _describe(one, fmt))
+
+    # The table's columns are a property of the table, not of its rows: checked on no rows.
+    check(con.execute(f"SELECT * FROM {table} LIMIT 0").df(), [columns])
+    if result.rows and expectations:
+        cursor = con.execute(validation_select(con, fmt, table))
         while True:
             frame = cursor.fetch_df_chunk(CHUNK_ROWS // 2048)
             if frame is None or frame.empty:
                 break
-            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            suite = _gx().ExpectationSuite(name=f"{fmt.name}_gate", expectations=expectations)
-            outcome = batch.validate(suite)
-            for one in outcome.results:
-                if not one.success:
-                    config = one.expectation_config
-                    key = f"{config.type}:{config.kwargs.get('column', '')}"
-                    failures.setdefault(key, _describe(one))
+            check(frame, expectations)
     if fmt.key:
         keys = ", ".join(f'"{k}"' for k in fmt.key)
         not_null = " AND ".join(f'"{k}" IS NOT NULL' for k in fmt.key)

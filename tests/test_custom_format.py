@@ -75,7 +75,7 @@ def test_jsonl_and_json_array_with_offsets_and_missing_optionals(tmp_path: Path)
         con = _load(path)
         got = con.execute(
             "SELECT provider, timestamp::VARCHAR, input_tokens, output_tokens, cost_usd "
-            "FROM pending ORDER BY _row_number"
+            "FROM pending ORDER BY rowid"
         ).fetchall()
         # -02:00 at 23:30 is 01:30 UTC the next day; provider is lower-cased.
         assert got == [

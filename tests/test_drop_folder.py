@@ -47,6 +47,19 @@ def test_good_file_loads_and_is_archived(home: MeterrHome) -> None:
     assert len(archived) == 1 and archived[0].parent.name == "team"
 
 
+def test_raw_rows_keep_their_line_in_the_file(home: MeterrHome) -> None:
+    """Lineage: each raw row says which data row of which file it came from, in file order."""
+    rows = [usage_row(i, input_tokens=100 + i) for i in range(5)]
+    write_custom_csv(home.drop / "usage.csv", rows)
+    process_drop_folder(home)
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        got = con.execute(
+            "SELECT _row_number, input_tokens, _file_sha256 IS NOT NULL FROM raw.custom_usage "
+            "ORDER BY _row_number"
+        ).fetchall()
+    assert got == [(i + 1, 100 + i, True) for i in range(5)]
+
+
 def test_same_bytes_again_is_a_duplicate_and_changes_nothing(home: MeterrHome) -> None:
     path = write_custom_csv(home.drop / "a.csv", [usage_row(i) for i in range(4)])
     data = path.read_bytes()

@@ -27,17 +27,17 @@ from ingest.formats.reading import (
     ensure_utc,
     field_exprs,
     field_sources,
+    first_count,
     first_of,
-    insert_typed,
     int_text,
     json_doc,
     json_int_text,
     json_text,
+    load_usage,
     provider_sql,
     raw_columns,
     sample_fields,
     ts_text,
-    usage_relation,
 )
 
 _COUNTS = {
@@ -110,7 +110,7 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
     exprs["request_created_at"] = (ts_text(created), "TIMESTAMPTZ")
     status = int_text(first_of(["response_status"], present))
     if "heliconeMetadata" in present:
-        status = f"COALESCE({status}, {json_int_text(meta, ['$.status.code'], 'heliconeMetadata')})"
+        status = first_count(status, json_int_text(meta, ["$.status.code"], "heliconeMetadata"))
     exprs["response_status"] = (status, "INTEGER")
     provider = text("provider", meta_paths=("$.provider",))
     exprs["provider_raw"] = (f"lower({provider})", "VARCHAR")
@@ -122,7 +122,7 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
         value = int_text(first_of([source], present))
         if meta_key and "heliconeMetadata" in present:
             fallback = json_int_text(meta, [f"$.{meta_key}"], "heliconeMetadata")
-            value = f"COALESCE({value}, {fallback})"
+            value = first_count(value, fallback)
         exprs[column] = (value, "BIGINT")
     exprs["cost_usd"] = (text("cost", "cost_usd", "costUSD", meta_paths=("$.cost",)),
                          "DECIMAL(38,12)")
@@ -154,8 +154,15 @@ def _keep_known_values(con: duckdb.DuckDBPyConnection, pending: str) -> None:
 def load(con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: str) -> int:
     """Stream the export (CSV, JSONL or JSON array) into ``pending`` (one row per request)."""
     ensure_utc(con)
-    with usage_relation(path, [*field_sources(FIELDS), *_READ]) as (relation, present):
-        rows = insert_typed(con, pending, file_sha256, relation, _exprs(present))
+    rows = load_usage(
+        con,
+        path,
+        pending,
+        file_sha256,
+        [*field_sources(FIELDS), *_READ],
+        _exprs,
+        numeric=[*(source for source, _ in _COUNTS.values()), "response_status"],
+    )
     _keep_known_values(con, pending)
     return rows
 

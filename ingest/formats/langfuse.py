@@ -29,16 +29,17 @@ from ingest.formats.reading import (
     ensure_utc,
     field_exprs,
     field_sources,
+    first_count,
     first_of,
-    insert_typed,
     int_text,
     json_doc,
     json_int_text,
     json_key_sum_text,
     json_text,
+    load_usage,
+    numeric_sources,
     raw_columns,
     sample_fields,
-    usage_relation,
 )
 
 FIELDS: dict[str, Field] = {
@@ -89,7 +90,7 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
             parts.append(int_text(first_of([exported], present)))
         if legacy_path:
             parts.append(json_int_text(legacy, [legacy_path], "usage"))
-        return f"COALESCE({', '.join(parts)})"
+        return first_count(*parts)
 
     cache = f"{CACHE_READ}|{CACHE_WRITE}"
     exprs["input_tokens"] = (
@@ -122,8 +123,15 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
 def load(con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: str) -> int:
     """Stream the export (CSV, JSON array or JSONL) into ``pending`` (one row per observation)."""
     ensure_utc(con)
-    with usage_relation(path, [*field_sources(FIELDS), *_READ]) as (relation, present):
-        return insert_typed(con, pending, file_sha256, relation, _exprs(present))
+    return load_usage(
+        con,
+        path,
+        pending,
+        file_sha256,
+        [*field_sources(FIELDS), *_READ],
+        _exprs,
+        numeric=[*numeric_sources(FIELDS), "totalUsage"],
+    )
 
 
 FORMAT = ExportFormat(

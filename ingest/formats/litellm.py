@@ -26,14 +26,14 @@ from ingest.formats.reading import (
     field_exprs,
     field_sources,
     first_of,
-    insert_typed,
     json_doc,
     json_int_text,
     json_text,
+    load_usage,
+    numeric_sources,
     provider_sql,
     raw_columns,
     sample_fields,
-    usage_relation,
 )
 
 FIELDS: dict[str, Field] = {
@@ -100,8 +100,15 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
 def load(con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: str) -> int:
     """Stream the spend logs (CSV, JSON array or JSONL) into ``pending`` (one row per request)."""
     ensure_utc(con)
-    with usage_relation(path, [*field_sources(FIELDS), "metadata"]) as (relation, present):
-        return insert_typed(con, pending, file_sha256, relation, _exprs(present))
+    return load_usage(
+        con,
+        path,
+        pending,
+        file_sha256,
+        [*field_sources(FIELDS), "metadata"],
+        _exprs,
+        numeric=numeric_sources(FIELDS),
+    )
 
 
 FORMAT = ExportFormat(

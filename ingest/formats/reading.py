@@ -18,7 +18,7 @@ import io
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +96,78 @@ def insert_typed(
     ``exprs`` maps target column -> (text expression over the relation, SQL type). A cell whose text
     is present but does not cast makes the whole file fail with the first row numbers and columns.
     Returns the number of rows inserted.
+
+    A well-formed file takes one streaming pass with strict casts: a bad cell makes that pass fail
+    as a whole, and only then is the file read again, numbered, to say which rows are wrong (the
+    numbering and the text copy cost more than the load itself, so they are paid only on failure).
+    ``_row_number`` is left NULL by the fast pass: :func:`ingest.loading.commit_batch` numbers the
+    rows in file order.
     """
+    try:
+        return _insert_strict(con, pending, file_sha256, relation, exprs)
+    except duckdb.Error:
+        pass
+    return _insert_typed_exact(con, pending, file_sha256, relation, exprs)
+
+
+def _insert_strict(
+    con: duckdb.DuckDBPyConnection,
+    pending: str,
+    file_sha256: str,
+    relation: str,
+    exprs: dict[str, tuple[str, str]],
+) -> int:
+    """One streaming INSERT with strict casts; raises ``duckdb.Error`` (inserting nothing: it is
+    one statement) if any cell does not convert."""
+    if not exprs:
+        raise ValueError("a load needs at least one column")
+    cols = ", ".join(ident(c) for c in ["_file_sha256", "_loaded_at", *exprs])
+    strict = ", ".join(
+        [sql_str(file_sha256), "now()::TIMESTAMP"]
+        + [f"CAST(({expr}) AS {dtype})" for expr, dtype in exprs.values()]
+    )
+    sql = f"INSERT INTO {pending} ({cols}) SELECT {strict} FROM {relation}"
+    return con.execute(sql).fetchone()[0]
+
+
+def load_usage(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    pending: str,
+    file_sha256: str,
+    wanted: Iterable[str],
+    build_exprs: Callable[[Present], dict[str, tuple[str, str]]],
+    *,
+    numeric: Iterable[str] = (),
+) -> int:
+    """Load a request-level export (CSV, JSON Lines or JSON array) into ``pending``.
+
+    ``build_exprs(present)`` gives the format's ``insert_typed`` expressions for the fields the file
+    holds. When the format names ``numeric`` fields (token counts), the file is first read with
+    those as numbers: the expressions then skip the text round trip, which is most of the load's
+    cost on large files. Anything that pass cannot take exactly (a count written as text, a
+    fraction, a mix of typed and text fallbacks) makes it fail as a whole, and the file is read
+    as text like every other, with its bad rows reported by number.
+    """
+    names = list(dict.fromkeys(wanted))
+    if numeric:
+        try:
+            with usage_relation(path, names, numeric=numeric) as (relation, present):
+                return _insert_strict(con, pending, file_sha256, relation, build_exprs(present))
+        except duckdb.Error:
+            pass
+    with usage_relation(path, names) as (relation, present):
+        return insert_typed(con, pending, file_sha256, relation, build_exprs(present))
+
+
+def _insert_typed_exact(
+    con: duckdb.DuckDBPyConnection,
+    pending: str,
+    file_sha256: str,
+    relation: str,
+    exprs: dict[str, tuple[str, str]],
+) -> int:
+    """The slow, exact load: numbered text copy, every bad cell reported with its row number."""
     numbered = f"(SELECT row_number() OVER () AS __row, * FROM {relation})"
     casts = {col: f"TRY_CAST(({expr}) AS {dtype})" for col, (expr, dtype) in exprs.items()}
     problems = " UNION ALL ".join(
@@ -210,13 +281,19 @@ def read_csv_header(path: Path) -> list[str]:
     return names
 
 
-def csv_select(path: Path, header: list[str], wanted: Iterable[str]) -> str:
-    """A relation over a CSV that reads every column as text but keeps only ``wanted`` ones.
+def csv_select(
+    path: Path, header: list[str], wanted: Iterable[str], *, numeric: Iterable[str] = ()
+) -> str:
+    """A relation over a CSV that reads every column as text (``numeric`` ones as DOUBLE) but
+    keeps only ``wanted`` ones.
 
     The dialect and the column list are pinned (no sniffing), so a short or long row, an
     unterminated quote or an over-long line fails with its line number.
     """
-    spec = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in header) + "}"
+    numbers = set(numeric)
+    spec = "{" + ", ".join(
+        f"{sql_str(n)}: '{'DOUBLE' if n in numbers else 'VARCHAR'}'" for n in header
+    ) + "}"
     keep = set(wanted)
     cols = ", ".join(ident(n) for n in header if n in keep) or "NULL AS __nothing"
     return (
@@ -262,26 +339,48 @@ def json_array_readable(path: Path) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+class Present(set):
+    """The wanted fields a file holds; ``numeric`` are those read as numbers (DOUBLE), not text."""
+
+    def __init__(self, names: Iterable[str], numeric: Iterable[str] = ()) -> None:
+        super().__init__(names)
+        self.numeric = frozenset(numeric) & frozenset(self)
+
+
+class SqlNumber(str):
+    """SQL for a value read as a number (see :func:`first_of` and :func:`int_text`)."""
+
+
+# Counts read as DOUBLE are exact up to 2**53; anything larger goes the text way.
+_EXACT_DOUBLE = 9007199254740992
+
+
 @contextmanager
-def usage_relation(path: Path, wanted: Iterable[str]) -> Iterator[tuple[str, set[str]]]:
+def usage_relation(
+    path: Path, wanted: Iterable[str], *, numeric: Iterable[str] = ()
+) -> Iterator[tuple[str, Present]]:
     """A relation over a CSV, JSON Lines or JSON array file holding only the ``wanted`` fields.
 
     Yields ``(relation, present)``: ``present`` is the subset of ``wanted`` the file can hold
-    (a CSV's header; for JSON every wanted key, missing ones read as NULL). Prompt and response
-    bodies, metadata blobs and every other field are never materialised.
+    (a CSV's header; for JSON every wanted key, missing ones read as NULL). Fields are read as text,
+    except those in ``numeric``, read as DOUBLE. Prompt and response bodies, metadata blobs and
+    every other field are never materialised.
     """
     names = list(dict.fromkeys(wanted))
+    numbers = set(numeric)
     kind = input_kind(path)
     if kind == "csv":
         header = read_csv_header(path)
-        yield csv_select(path, header, names), set(header) & set(names)
+        present = Present(set(header) & set(names), numbers)
+        yield csv_select(path, header, names, numeric=present.numeric), present
         return
-    columns = {name: "VARCHAR" for name in names}
+    columns = {name: "DOUBLE" if name in numbers else "VARCHAR" for name in names}
+    present = Present(names, numbers)
     if kind == "jsonl":
-        yield json_relation(path, columns, array=False), set(names)
+        yield json_relation(path, columns, array=False), present
         return
     with json_array_readable(path) as readable:
-        yield json_relation(readable, columns, array=True), set(names)
+        yield json_relation(readable, columns, array=True), present
 
 
 # --- text expressions for insert_typed ------------------------------------------------------
@@ -297,19 +396,49 @@ def clean(expr: str, nulls: tuple[str, ...] = ("",)) -> str:
 
 
 def first_of(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] = ("",)) -> str:
-    """The first non-empty value among the ``sources`` columns the file has, else NULL."""
-    parts = [clean(ident(s), nulls) for s in sources if s in present]
-    if not parts:
+    """The first non-empty value among the ``sources`` columns the file has, else NULL.
+
+    When every one of them was read as a number (``Present.numeric``) the result is that number
+    (a :class:`SqlNumber`), not text.
+    """
+    chosen = [s for s in sources if s in present]
+    if not chosen:
         return "NULL"
+    numeric = getattr(present, "numeric", frozenset())
+    if all(s in numeric for s in chosen):
+        parts = [ident(s) for s in chosen]
+        return SqlNumber(parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})")
+    parts = [clean(ident(s), nulls) for s in chosen]
     return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
 
 
 def int_text(expr: str) -> str:
-    """An integer count as text; '12.0' is fine, '12.5' or '1,234' stays visibly wrong."""
+    """An integer count as text; '12.0' is fine, '12.5' or '1,234' stays visibly wrong.
+
+    A count read as a number stays a number: whole values become BIGINT, a fraction stops the
+    typed pass with an error (the text pass then reports the row).
+    """
+    if isinstance(expr, SqlNumber):
+        return SqlNumber(
+            f"CASE WHEN {expr} = trunc({expr}) AND abs({expr}) < {_EXACT_DOUBLE} "
+            f"THEN CAST({expr} AS BIGINT) ELSE error('count is not a whole number') END"
+        )
     return (
         f"CASE WHEN regexp_full_match({expr}, '[+-]?[0-9]+(\\.0*)?') "
         f"THEN regexp_replace({expr}, '\\.0*$', '') ELSE 'not an integer: ' || {expr} END"
     )
+
+
+def first_count(*parts: str) -> str:
+    """The first non-NULL of several count expressions (``int_text``-style text, or numbers).
+
+    Where one of them is a number (a count read as a number), the text ones are cast to BIGINT
+    strictly, so text that is not a whole number stops the typed pass instead of mixing types.
+    """
+    if not any(isinstance(p, SqlNumber) for p in parts):
+        return f"COALESCE({', '.join(parts)})"
+    typed = [p if isinstance(p, SqlNumber) else f"CAST({p} AS BIGINT)" for p in parts]
+    return SqlNumber(f"COALESCE({', '.join(typed)})")
 
 
 def ts_text(expr: str) -> str:
@@ -471,6 +600,11 @@ def field_exprs(
 def field_sources(fields: Mapping[str, Field]) -> list[str]:
     """Every export field name the columns read (the only ones a loader selects)."""
     return list(dict.fromkeys(s for f in fields.values() for s in f.sources))
+
+
+def numeric_sources(fields: Mapping[str, Field]) -> list[str]:
+    """The export fields that hold counts (read as numbers by :func:`load_usage`'s typed pass)."""
+    return list(dict.fromkeys(s for f in fields.values() if f.kind == "int" for s in f.sources))
 
 
 def raw_columns(fields: Mapping[str, Field]) -> dict[str, str]:
