@@ -23,10 +23,11 @@ import duckdb
 
 from ingest import ledger, quality
 from ingest.formats import FORMATS, FormatError, detect_format
+from ingest.formats.base import Sample
 from ingest.loading import commit_batch, create_pending, ensure_table
 from ingest.paths import MeterrHome
 from ingest.providers import anthropic_api, openai_api
-from ingest.unpack import UnsafeFileError, iter_members, read_sample
+from ingest.unpack import UnsafeFileError, iter_members, read_sample, unwrap_envelope
 from ingest.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -160,13 +161,27 @@ def quarantine_file(
 
 
 def _process_member(
-    con: duckdb.DuckDBPyConnection, name: str, path: Path, origin: str, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    path: Path,
+    origin: str,
+    now: datetime,
+    workdir: Path,
 ) -> FileOutcome:
     digest = ledger.sha256_of(path)
     if ledger.already_loaded(con, digest):
         return FileOutcome(name, "duplicate", file_sha256=digest)
     sample = read_sample(path, name)
     fmt = detect_format(sample)
+    if fmt is None:
+        # A saved API response: its records are an export like any other (the ledger keeps the
+        # digest of the file as dropped).
+        records = unwrap_envelope(path, sample, workdir / "envelopes")
+        if records is not None:
+            path, sample = records, read_sample(records, name)
+            fmt = detect_format(sample)
+            if fmt is None and not sample.text.strip():
+                sample = Sample(text="[]", name=name)
     if fmt is None:
         if sample.text.strip() in EMPTY_JSON:
             # A valid export of nothing (e.g. a JSON array with no records): 0 rows, not an error.
@@ -224,7 +239,9 @@ def process_file(
     try:
         for member in iter_members(path, workdir):
             try:
-                outcomes.append(_process_member(con, member.name, member.path, origin, now))
+                outcomes.append(
+                    _process_member(con, member.name, member.path, origin, now, workdir)
+                )
             except (duckdb.Error, UnicodeError, OSError) as exc:
                 outcomes.append(
                     FileOutcome(member.name, "quarantined", reason=f"could not read: {exc}")

@@ -335,3 +335,35 @@ def read_sample(path: Path, name: str) -> Sample:
             )
         return sample
     return Sample(text=json.dumps(dict.fromkeys(keys)) + "\n", name=name)
+
+
+# API responses saved to a file wrap the records: ``{"data": [...], "total": ..., "page": ...}``
+# (Helicone's request query, LiteLLM's /spend/logs/v2). The whole document is parsed, so only
+# documents up to this size are unwrapped: a larger dump should be JSON Lines.
+MAX_ENVELOPE_BYTES = 256 * 1024 * 1024
+
+
+def unwrap_envelope(path: Path, sample: Sample, workdir: Path) -> Path | None:
+    """The records of a saved API response (``{"data": [records...], ...}``) as a JSON Lines file
+    in ``workdir``; None when ``path`` is not such a document (or is too large to parse whole).
+
+    Only a top-level object whose ``data`` is a list of objects counts; the other keys (paging,
+    totals) are dropped. Called for files no format recognised, so a plain export never pays for
+    the parse.
+    """
+    if not sample.text.lstrip().startswith("{") or path.stat().st_size > MAX_ENVELOPE_BYTES:
+        return None
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            document = json.load(handle)
+    except (ValueError, UnicodeError):
+        return None
+    records = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        return None
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = workdir / (path.name + ".records.jsonl")
+    with open(out, "w", encoding="utf-8") as writer:
+        for one in records:
+            writer.write(json.dumps(one, ensure_ascii=False) + "\n")
+    return out

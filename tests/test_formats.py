@@ -180,6 +180,44 @@ def test_first_json_record_longer_than_the_sample_is_still_detected(
     assert (outcome.status, outcome.format, outcome.row_count) == ("loaded", "helicone", 1)
 
 
+def _records(fixture: str) -> list[dict]:
+    text = (FIXTURES / fixture).read_text()
+    if text.lstrip().startswith("["):
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "paging"),
+    [
+        # Helicone's request query answers {"data": [...]}; LiteLLM's /spend/logs/v2 adds paging.
+        ("helicone/output.jsonl", {}),
+        ("litellm/spend_logs.json", {"total": 2, "page": 1, "page_size": 100, "total_pages": 1}),
+    ],
+)
+def test_a_saved_api_response_loads_its_records(
+    fixture: str, paging: dict, home: MeterrHome
+) -> None:
+    fmt, table, rows, sums = EXPECTED[fixture]
+    path = home.drop / "response.json"
+    path.write_text(json.dumps({"data": _records(fixture), **paging}, indent=2))
+    [outcome] = process_drop_folder(home, [path])
+    assert (outcome.status, outcome.format, outcome.row_count) == ("loaded", fmt, rows), outcome
+    assert _sums(home, table, sums) == sums
+    assert list(home.archive.rglob("response.json")), "the file as dropped is archived"
+
+
+def test_an_empty_api_response_loads_as_zero_rows_and_other_objects_are_unknown(
+    home: MeterrHome,
+) -> None:
+    (home.drop / "empty.json").write_text('{"data": [], "total": 0}')
+    (home.drop / "other.json").write_text('{"data": {"rows": 3}, "status": "ok"}')
+    outcomes = {o.name: o for o in process_drop_folder(home)}
+    assert (outcomes["empty.json"].status, outcomes["empty.json"].row_count) == ("loaded", 0)
+    assert outcomes["other.json"].status == "quarantined"
+    assert "no known format" in outcomes["other.json"].reason
+
+
 # --- exact totals per format ------------------------------------------------------------------
 
 
