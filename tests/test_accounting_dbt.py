@@ -81,12 +81,15 @@ def build_from_union(
     *,
     dbt_vars: Mapping[str, Any] | None = None,
     integrations: Iterable[tuple[str, str, str]] = (),
+    select: Iterable[str] = ("+tag:accounting",),
+    extra_args: Iterable[str] = ("--exclude-resource-type", "unit_test"),
 ) -> Path:
     """A warehouse whose union of sources is exactly ``rows``, built downstream of it.
 
     Each row maps union columns to values (``usage_date`` required; tokens default to 0,
     request_count to 1, service_tier to standard). ``integrations`` are (integration_id,
-    owner user_id, provider) rows of meta.integrations. Returns the warehouse path.
+    owner user_id, provider) rows of meta.integrations. ``select`` and ``extra_args`` go to
+    ``dbt build`` (see :func:`build_union`). Returns the warehouse path.
     """
     work.mkdir(parents=True, exist_ok=True)
     warehouse = work / "warehouse.duckdb"
@@ -97,14 +100,7 @@ def build_from_union(
         con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
         columns = ", ".join(f'"{name}" {dtype}' for name, dtype in UNION_COLUMNS.items())
         con.execute(f"CREATE TABLE main.union_rows ({columns})")
-        for row in rows:
-            full = {**TOKEN_DEFAULTS, "service_tier": "standard", **row}
-            full.setdefault("usage_ts", datetime.combine(full["usage_date"], datetime.min.time()))
-            names = ", ".join(f'"{name}"' for name in full)
-            marks = ", ".join("?" for _ in full)
-            con.execute(
-                f"INSERT INTO main.union_rows ({names}) VALUES ({marks})", list(full.values())
-            )
+        insert_union_rows(con, rows)
         con.execute(
             "CREATE OR REPLACE VIEW intermediate.int_usage_unioned AS SELECT * FROM main.union_rows"
         )
@@ -117,22 +113,40 @@ def build_from_union(
             )
     finally:
         con.close()
+    build_union(warehouse, work, select=select, extra_args=extra_args, dbt_vars=dbt_vars)
+    return warehouse
+
+
+def insert_union_rows(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Add ``rows`` (as for :func:`build_from_union`) to the union of a warehouse made by it."""
+    for row in rows:
+        full = {**TOKEN_DEFAULTS, "service_tier": "standard", **row}
+        full.setdefault("usage_ts", datetime.combine(full["usage_date"], datetime.min.time()))
+        names = ", ".join(f'"{name}"' for name in full)
+        marks = ", ".join("?" for _ in full)
+        con.execute(f"INSERT INTO main.union_rows ({names}) VALUES ({marks})", list(full.values()))
+
+
+def build_union(
+    warehouse: Path,
+    work: Path,
+    *,
+    select: Iterable[str] = ("+tag:accounting",),
+    extra_args: Iterable[str] = ("--exclude-resource-type", "unit_test"),
+    dbt_vars: Mapping[str, Any] | None = None,
+) -> None:
+    """``dbt build`` downstream of the union of a warehouse made by :func:`build_from_union`.
+
+    ``select``: dbt selectors (empty: everything); ``extra_args``: more ``dbt build`` options.
+    """
+    selection = ["--select", *select] if select else []
     done = run_dbt(
-        [
-            "build",
-            "--select",
-            "+tag:accounting",
-            "--exclude",
-            "+int_usage_unioned",
-            "--exclude-resource-type",
-            "unit_test",
-        ],
+        ["build", *selection, "--exclude", "+int_usage_unioned", *extra_args],
         warehouse,
         work,
         dbt_vars={"prices_override_path": "none", **(dbt_vars or {})},
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    return warehouse
 
 
 def rows_of(warehouse: Path, sql: str) -> list[dict[str, Any]]:
@@ -283,7 +297,10 @@ def priced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A tier nobody prices and a model nobody knows: unpriced, never $0.
     rows.append({**rows[0], "request_id": "4o-flex", "service_tier": "flex"})
     rows.append({**rows[0], "request_id": "unknown", "model": "no-such-model"})
-    return build_from_union(tmp_path_factory.mktemp("priced"), rows)
+    # int_usage_priced too: the marts read int_usage_priced_daily, the tests check single records.
+    return build_from_union(
+        tmp_path_factory.mktemp("priced"), rows, select=("+tag:accounting", "int_usage_priced")
+    )
 
 
 def test_list_cost_equals_genai_prices_to_the_cent(priced: Path) -> None:
@@ -370,6 +387,7 @@ def test_override_reprices_from_its_date_and_is_restated(tmp_path: Path) -> None
                 "--select",
                 "+tag:accounting",
                 "+fct_usage_daily",
+                "int_usage_priced",
                 "--exclude-resource-type",
                 "unit_test",
             ],
@@ -717,6 +735,200 @@ def test_fee_models_are_exact(
     assert {line["fee_model"] for line in lines.values()} == {fee_vars["platform_fee_model"]}
     for line in lines.values():
         assert line["total_usd"] == line["provider_cost_usd"] + line["platform_fee_usd"]
+
+
+# --------------------------------------------------------------------------------------------
+# incremental pricing: a build re-prices only the days whose usage or prices changed, and the
+# marts are what pricing everything again gives
+
+# Models and seeds only: the data tests pass on every build elsewhere in this file.
+MODELS_ONLY = ("--exclude-resource-type", "unit_test", "--exclude-resource-type", "test")
+# Columns that say which build wrote a row rather than what the row says.
+BUILD_COLUMNS = {"_built_by", "build_id", "built_at", "previous_build_id", "restated_at"}
+JUNE = [date(2026, 6, 1), date(2026, 6, 2), date(2026, 6, 3), date(2026, 6, 4)]
+GPT4O = {"provider": "openai", "model": "gpt-4o", "project_id": "p1"}
+SONNET = {"provider": "anthropic", "model": "claude-sonnet-4-5"}
+USAGE = {"request_count": 10, "input_tokens": 1_000_000, "output_tokens": 100_000}
+
+
+def _built_by(warehouse: Path) -> dict[date, set[str]]:
+    """The builds that wrote each day's rows of int_usage_priced_daily."""
+    rows = query(
+        warehouse,
+        "select usage_date, list(distinct _built_by) "
+        "from intermediate.int_usage_priced_daily group by usage_date",
+    )
+    return {day: set(builds) for day, builds in rows}
+
+
+def _day_rows(warehouse: Path, day: date) -> list[tuple[Any, ...]]:
+    return query(
+        warehouse,
+        "select * from intermediate.int_usage_priced_daily "
+        f"where usage_date = date '{day}' order by all",
+    )
+
+
+def _contents(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every mart and int_usage_priced_daily, row by row, without the columns naming builds."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema = 'marts' or table_name = 'int_usage_priced_daily' order by 1"
+        ).fetchall()
+        contents = {}
+        for (table,) in tables:
+            columns = [
+                name
+                for name, *_ in con.execute(f"describe {table}").fetchall()
+                if name not in BUILD_COLUMNS
+            ]
+            listed = ", ".join(f'"{name}"' for name in columns)
+            contents[table] = con.execute(f"select {listed} from {table} order by all").fetchall()
+        return contents
+    finally:
+        con.close()
+
+
+def _record(day: date, source: str, file: str, **columns: Any) -> dict[str, Any]:
+    """A union row: 10 gpt-4o requests, 1M input and 100k output tokens; ``columns`` override."""
+    return {**GPT4O, **USAGE, "usage_date": day, "source": source, "_file_sha256": file, **columns}
+
+
+def test_rebuild_reprices_only_the_days_that_changed(tmp_path: Path) -> None:
+    work = tmp_path / "dbt"
+    warehouse = build_from_union(
+        work,
+        [
+            # Day 1: the usage API with its cost line attached, and Helicone's view of it.
+            _record(JUNE[0], "openai_api", "api-1", billed_cost_usd=Decimal("4.00")),
+            _record(JUNE[0], "helicone", "helicone-1", user_id="u1", request_id="h1"),
+            # Day 2: usage API usage whose cost line has not come in yet.
+            _record(JUNE[1], "openai_api", "api-2"),
+            # Day 3: a model nobody prices, from a custom file; day 4: Anthropic from the same file.
+            _record(JUNE[2], "custom", "custom-1", model="mystery", request_id="c1"),
+            _record(JUNE[3], "custom", "custom-1", **SONNET, request_id="c2"),
+        ],
+        select=(),
+        extra_args=MODELS_ONLY,
+    )
+    first = _built_by(warehouse)
+    assert set(first) == set(JUNE)
+    untouched = _day_rows(warehouse, JUNE[3])
+
+    con = duckdb.connect(str(warehouse))
+    try:
+        # Day 1: a new Helicone file adds a record.
+        insert_union_rows(con, [_record(JUNE[0], "helicone", "helicone-2", user_id="u2")])
+        # Day 2: the cost line arrives and is shared out over the usage loaded before (staging
+        # does that): the records and their file are the same, only the billed cost is new.
+        con.execute(
+            "update main.union_rows set billed_cost_usd = 4.50 "
+            "where usage_date = ? and source = 'openai_api'",
+            [JUNE[1]],
+        )
+        # Day 3: its records are gone.
+        con.execute("delete from main.union_rows where usage_date = ?", [JUNE[2]])
+    finally:
+        con.close()
+    build_union(warehouse, work, select=(), extra_args=MODELS_ONLY)
+
+    second = _built_by(warehouse)
+    assert set(second) == {JUNE[0], JUNE[1], JUNE[3]}
+    (rebuilt_by,) = second[JUNE[0]]
+    assert rebuilt_by not in first[JUNE[0]]
+    assert second[JUNE[1]] == {rebuilt_by}
+    # Day 4 did not change, so its rows were not even rewritten.
+    assert _day_rows(warehouse, JUNE[3]) == untouched
+    spend = dict(query(warehouse, "select usage_date, spend_usd from marts.fct_spend_daily"))
+    assert set(spend) == {JUNE[0], JUNE[1], JUNE[3]}
+    assert spend[JUNE[1]] == Decimal("4.50")
+    users = query(
+        warehouse,
+        f"select user_id, request_count from marts.fct_usage_daily "
+        f"where usage_date = date '{JUNE[0]}' and source = 'helicone' order by user_id",
+    )
+    assert users == [("u1", 10), ("u2", 10)]
+
+    # The marts are exactly what pricing every day again gives.
+    incremental = _contents(warehouse)
+    build_union(warehouse, work, select=(), extra_args=(*MODELS_ONLY, "--full-refresh"))
+    assert _contents(warehouse) == incremental
+
+    # New code upstream (a different logic fingerprint): every day is priced again, same result.
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(
+            "update intermediate.int_usage_priced_daily set _logic_fingerprint = 'older meterr'"
+        )
+    finally:
+        con.close()
+    refreshed = set().union(*_built_by(warehouse).values())
+    done = run_dbt(
+        ["run", "--select", "int_usage_priced_daily"],
+        warehouse,
+        work,
+        dbt_vars={"prices_override_path": "none"},
+    )
+    assert done.returncode == 0, done.stdout[-6000:]
+    (repriced_by,) = set().union(*_built_by(warehouse).values())
+    assert repriced_by not in refreshed
+    daily = "intermediate.int_usage_priced_daily"
+    assert _contents(warehouse)[daily] == incremental[daily]
+
+
+def test_price_override_reprices_every_day_of_its_model(tmp_path: Path) -> None:
+    work = tmp_path / "dbt"
+    select = ("+tag:accounting", "+fct_usage_daily")
+    warehouse = build_from_union(
+        work,
+        [
+            _record(JUNE[0], "custom", "f1", request_id="r1"),
+            _record(JUNE[1], "custom", "f1", request_id="r2"),
+            _record(JUNE[1], "custom", "f1", **SONNET, request_id="r3"),
+            _record(JUNE[2], "custom", "f1", **SONNET, request_id="r4"),
+        ],
+        select=select,
+        extra_args=MODELS_ONLY,
+    )
+    first = _built_by(warehouse)
+    sonnet_only = _day_rows(warehouse, JUNE[2])
+
+    override = tmp_path / "prices.yaml"
+    override.write_text(
+        "prices:\n"
+        "  - provider: openai\n"
+        "    model: gpt-4o\n"
+        "    effective_from: 2026-01-01\n"
+        "    input_per_mtok: 2.00\n"
+        "    output_per_mtok: 8.00\n",
+        encoding="utf-8",
+    )
+    with_override = {"prices_override_path": str(override)}
+    build_union(warehouse, work, select=select, extra_args=MODELS_ONLY, dbt_vars=with_override)
+
+    second = _built_by(warehouse)
+    # Every day with gpt-4o usage is priced again; a day without any is left as it was.
+    assert second[JUNE[0]] == second[JUNE[1]] != first[JUNE[0]]
+    assert _day_rows(warehouse, JUNE[2]) == sonnet_only
+    costs = dict(
+        query(
+            warehouse,
+            "select usage_date, list_cost_usd from marts.fct_usage_daily where model = 'gpt-4o'",
+        )
+    )
+    assert costs == {JUNE[0]: Decimal("2.8"), JUNE[1]: Decimal("2.8")}  # 1M x $2 + 100k x $8
+
+    incremental = _contents(warehouse)
+    build_union(
+        warehouse,
+        work,
+        select=select,
+        extra_args=(*MODELS_ONLY, "--full-refresh"),
+        dbt_vars=with_override,
+    )
+    assert _contents(warehouse) == incremental
 
 
 # --------------------------------------------------------------------------------------------

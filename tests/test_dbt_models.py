@@ -169,6 +169,7 @@ def test_models_land_in_contract_schemas(built: Path) -> None:
         ("intermediate", "int_price_list"),
         ("intermediate", "int_usage_normalized"),
         ("intermediate", "int_usage_priced"),
+        ("intermediate", "int_usage_priced_daily"),
         ("marts", "fct_usage_daily"),
         ("marts", "dim_prices"),
         ("marts", "fct_spend_daily"),

@@ -2,12 +2,15 @@
   Usage and provider cost summed to the fct_usage_daily grain, before meterr's platform fee.
   Grain: one row per usage_date x source x provider x model x project_id x api_key_id x user_id x
   integration_id (NULL keys group together).
+
+  Reads int_usage_priced_daily (the records already summed per day); usage_row_count and
+  unpriced_row_count count the records behind its rows.
 -#}
 with
 
 usage_priced as (
 
-    select * from {{ ref('int_usage_priced') }}
+    select * from {{ ref('int_usage_priced_daily') }}
 
 ),
 
@@ -30,8 +33,8 @@ aggregated as (
         -- sum() skips NULLs: NULL only when no row of the group is priced / reports a cost.
         cast(round(sum(list_cost_usd), 6) as decimal(18, 6)) as list_cost_usd,
         cast(round(sum(billed_cost_usd), 6) as decimal(18, 6)) as billed_cost_usd,
-        cast(count(*) as bigint) as usage_row_count,
-        cast(count(*) filter (where not is_priced) as bigint) as unpriced_row_count
+        cast(sum(record_count) as bigint) as usage_row_count,
+        {{ record_count_where('not is_priced') }} as unpriced_row_count
 
     from usage_priced
     group by all

@@ -7,9 +7,9 @@ pairs, the usage date range and the override file. Models neither the catalogue 
 file knows get no row, so their usage stays unpriced.
 
 The override file is the dbt var ``prices_override_path`` (set by meterr from ``meterr.yaml``), or
-else ``$METERR_HOME/prices.yaml`` when it exists. Because this table is rebuilt on every run and
-``int_usage_priced`` recomputes cost from raw usage, editing the file re-prices history on the next
-build (``marts.restatements`` shows what changed).
+else ``$METERR_HOME/prices.yaml`` when it exists. This table is rebuilt on every run and
+``int_usage_priced_daily`` re-prices the days of every model whose rows here changed, so editing the
+file re-prices history on the next build (``marts.restatements`` shows what changed).
 """
 
 import pandas as pd

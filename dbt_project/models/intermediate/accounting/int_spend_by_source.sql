@@ -14,16 +14,17 @@
   models and projects differently (an API's 'gpt-4o-2024-08-06' is a log's 'gpt-4o'), so choosing
   per model would count the same traffic twice. The first of: sources with a known cost before
   sources without; then source_rank (macros/accounting.sql); then a fixed tie-break order.
+
+  Reads int_usage_priced_daily: its rows are records summed per day whose records agree on having
+  tokens (has_tokens), a billed cost and a list cost, so the per-record tests below hold for its
+  rows, and record counts are sums of record_count.
 -#}
-{%- set has_usage =
-    '(input_tokens + cached_input_tokens + cache_write_tokens + output_tokens > 0)'
--%}
 
 with
 
 usage_priced as (
 
-    select * from {{ ref('int_usage_priced') }}
+    select * from {{ ref('int_usage_priced_daily') }}
 
 ),
 
@@ -46,20 +47,20 @@ grouped as (
         -- sum() skips NULLs: NULL only when no record of the group is priced / reports a cost.
         sum(list_cost_usd) as list_cost_raw,
         -- Usage x price of the records that carry usage (cost-only records have no tokens).
-        sum(list_cost_usd) filter (where {{ has_usage }}) as usage_list_cost_raw,
+        sum(list_cost_usd) filter (where has_tokens) as usage_list_cost_raw,
         sum(billed_cost_usd) as billed_cost_raw,
         sum(coalesce(billed_cost_usd, list_cost_usd)) as record_cost_raw,
-        cast(count(*) as bigint) as record_count,
-        cast(count(*) filter (where billed_cost_usd is not null) as bigint) as billed_record_count,
-        cast(count(*) filter (where {{ has_usage }}) as bigint) as usage_record_count,
-        cast(count(*) filter (where {{ has_usage }} and billed_cost_usd is null) as bigint)
+        cast(sum(record_count) as bigint) as record_count,
+        {{ record_count_where('billed_cost_usd is not null') }} as billed_record_count,
+        {{ record_count_where('has_tokens') }} as usage_record_count,
+        {{ record_count_where('has_tokens and billed_cost_usd is null') }}
             as unbilled_usage_record_count,
-        cast(count(*) filter (where not is_priced) as bigint) as unpriced_record_count,
-        cast(count(*) filter (where not is_priced and billed_cost_usd is null) as bigint)
+        {{ record_count_where('not is_priced') }} as unpriced_record_count,
+        {{ record_count_where('not is_priced and billed_cost_usd is null') }}
             as unknown_cost_record_count,
-        cast(count(*) filter (where context_tier_basis = 'assumed_base') as bigint)
+        {{ record_count_where("context_tier_basis = 'assumed_base'") }}
             as assumed_base_tier_record_count,
-        cast(count(*) filter (where service_tier <> 'standard') as bigint)
+        {{ record_count_where("service_tier <> 'standard'") }}
             as non_standard_tier_record_count,
         coalesce(bool_or(cache_write_1h_per_mtok <> cache_write_per_mtok), false)
             as has_distinct_1h_cache_price,

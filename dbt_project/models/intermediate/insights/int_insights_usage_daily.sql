@@ -14,6 +14,8 @@
     meterr's fee.
   - input_per_mtok / cached_input_per_mtok: the rates int_usage_priced applied (for the cache
     hit-rate effect in explanations).
+  Reads int_usage_priced_daily (records already summed per day; its rows' records agree on
+  whether billed and list cost are known, so the per-record tests below hold for its rows).
 -#}
 {{ config(materialized='table') }}
 
@@ -21,7 +23,7 @@ with
 
 usage_priced as (
 
-    select * from {{ ref('int_usage_priced') }}
+    select * from {{ ref('int_usage_priced_daily') }}
 
 ),
 
@@ -73,7 +75,7 @@ aggregated as (
                 then sum(coalesce(billed_cost_usd, list_cost_usd))
             else coalesce(sum(billed_cost_usd), sum(list_cost_usd))
         end as cost_usd,
-        count(*) filter (where billed_cost_usd is null and list_cost_usd is null)
+        {{ record_count_where('billed_cost_usd is null and list_cost_usd is null') }}
             as unknown_cost_records,
         max(input_per_mtok) as input_per_mtok,
         max(coalesce(cached_input_per_mtok, input_per_mtok)) as cached_input_per_mtok

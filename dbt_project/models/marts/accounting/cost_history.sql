@@ -6,8 +6,9 @@
 
   Incremental on purpose and exempt from --full-refresh: rebuilding it would forget what earlier
   builds reported, which is exactly what marts.restatements compares against. List cost is
-  recomputed from raw usage on every build, so a changed catalogue or prices.yaml shows up here as
-  a new state with new price versions.
+  recomputed from raw usage whenever prices change (int_usage_priced_daily re-prices the days of
+  every model whose prices changed), so a changed catalogue or prices.yaml shows up here as a new
+  state with new price versions.
 -#}
 {{ config(
     materialized='incremental',
@@ -19,7 +20,7 @@ with
 
 usage_priced as (
 
-    select * from {{ ref('int_usage_priced') }}
+    select * from {{ ref('int_usage_priced_daily') }}
 
 ),
 
@@ -36,7 +37,7 @@ current_state as (
         cast(sum(cache_write_tokens) as bigint) as cache_write_tokens,
         cast(sum(output_tokens) as bigint) as output_tokens,
         cast(round(sum(list_cost_usd), 6) as decimal(18, 6)) as list_cost_usd,
-        cast(count(*) filter (where not is_priced) as bigint) as unpriced_record_count,
+        {{ record_count_where('not is_priced') }} as unpriced_record_count,
         nullif(array_to_string(list_sort(list_distinct(list(price_source))), ','), '')
             as price_sources,
         nullif(array_to_string(list_sort(list_distinct(list(price_version))), ','), '')

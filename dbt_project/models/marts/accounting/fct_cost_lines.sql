@@ -11,6 +11,10 @@
   proportion to contracted cost (tokens when some line is unpriced), in whole micro-dollars by
   largest remainder, so a spend row's lines add up to its spend_usd exactly. Lines of an unpriced
   spend row, and unpriced lines of a priced one, have NULL billed cost, never $0.
+
+  Records come from int_usage_priced_daily (summed per day). Token counts are never negative, so a
+  row has tokens in a bucket exactly when one of its records does, and its records without tokens
+  there add nothing to the bucket's tokens or cost: the lines are those of the single records.
 -#}
 with
 
@@ -34,7 +38,7 @@ records as (
         spend.spend_basis,
         usage_priced.*
 
-    from {{ ref('int_usage_priced') }} as usage_priced
+    from {{ ref('int_usage_priced_daily') }} as usage_priced
     inner join spend
         on usage_priced.usage_date = spend.usage_date
         and usage_priced.provider = spend.provider

@@ -22,6 +22,10 @@
     unpriced              the spend itself is unknown (NULL), never $0
   Cost-only records (no tokens, no requests) have no usage to share by and are left out of the
   weights. Amounts are split in whole micro-dollars by largest remainder.
+
+  Records come from int_usage_priced_daily (summed per day; a row's records agree on has_tokens,
+  has_requests and on whether billed and list cost are known, so each record's cost is its row's
+  coalesce(billed, list) summed, and the cost-only test is the row's).
 -#}
 with
 
@@ -45,7 +49,7 @@ records as (
         {{ source_class('source') }} as source_class,
         {{ source_tiebreak('source') }} as source_order
 
-    from {{ ref('int_usage_priced') }}
+    from {{ ref('int_usage_priced_daily') }}
 
 ),
 
@@ -59,6 +63,7 @@ candidate_records as (
         records.source_order,
         records.user_id,
         records.api_key_id,
+        records.record_count,
         records.request_count,
         coalesce(records.billed_cost_usd, records.list_cost_usd) as record_cost_usd,
         records.input_tokens + records.cached_input_tokens + records.cache_write_tokens
@@ -75,9 +80,7 @@ candidate_records as (
             or records.integration_id is null
         )
     -- Cost-only records carry no usage to share by; their amount is in the total.
-    where records.request_count > 0
-        or records.input_tokens + records.cached_input_tokens + records.cache_write_tokens
-            + records.output_tokens > 0
+    where records.has_requests or records.has_tokens
 
 ),
 
@@ -109,7 +112,7 @@ attribution_groups as (
         attribution_sources.attribution_source,
         candidate_records.user_id,
         candidate_records.api_key_id,
-        cast(count(*) filter (where record_cost_usd is null) as bigint) as unknown_cost_records,
+        {{ record_count_where('record_cost_usd is null') }} as unknown_cost_records,
         {{ to_micro('sum(record_cost_usd)') }} as cost_micro,
         cast(sum(record_tokens) as hugeint) as tokens,
         cast(sum(request_count) as hugeint) as requests

@@ -1,0 +1,271 @@
+{#-
+  The body of int_usage_priced (one row per usage record, priced; the rules are in that model's
+  comment and in README "How meterr computes cost"), shared with int_usage_priced_daily.
+
+  days_filter: none for every record, else a SQL condition on usage_date (e.g.
+  "usage_date in (date '2026-05-04')") that keeps only the records of the days to price.
+-#}
+{% macro usage_priced_sql(days_filter=none) %}
+with
+
+-- Materialized: the row number identifies a record across the joins below, so it must be
+-- computed once (an inlined CTE could number the rows differently at each reference).
+usage as materialized (
+
+    select
+        *,
+        row_number() over () as _usage_row,
+        -- Only a single request's size can select a long-context tier (tiers apply per request).
+        case
+            when request_count = 1 then input_tokens + cached_input_tokens + cache_write_tokens
+        end as request_input_tokens
+
+    from {{ ref('int_usage_normalized') }}
+    {%- if days_filter is not none %}
+    -- Here, on the read itself: DuckDB pushes it down into the raw scans. The same filter on the
+    -- finished rows could not pass the row_number() window, so every day would be priced first.
+    where {{ days_filter }}
+    {%- endif %}
+
+),
+
+model_prices as (
+
+    select * from {{ ref('int_price_list') }}
+
+),
+
+candidates as (
+
+    select
+        usage._usage_row,
+        model_prices.*
+
+    from usage
+    inner join model_prices
+        on usage.provider = model_prices.provider
+        and usage.model = model_prices.model
+        and usage.service_tier = model_prices.service_tier
+        and model_prices.effective_from <= usage.usage_date
+        -- effective_to is exclusive; NULL means the price is still in force.
+        and usage.usage_date < coalesce(model_prices.effective_to, date '9999-12-31')
+        and (
+            model_prices.context_threshold_tokens is null
+            or (usage.is_long_context and model_prices.context_tier = 1)
+            or (
+                usage.is_long_context is null
+                and usage.request_input_tokens > model_prices.context_threshold_tokens
+            )
+        )
+
+),
+
+winning as (
+
+    select *
+    from candidates
+    qualify row_number() over (
+        partition by _usage_row
+        order by case when price_source = 'override' then 0 else 1 end, context_tier desc
+    ) = 1
+
+),
+
+catalogue as (
+
+    select *
+    from candidates
+    where price_source = 'genai-prices'
+    qualify row_number() over (partition by _usage_row order by context_tier desc) = 1
+
+),
+
+known_models as (
+
+    select distinct provider, model from model_prices
+
+),
+
+joined as (
+
+    select
+        usage.*,
+        cache_write_tokens - cache_write_1h_tokens as cache_write_5m_tokens,
+        winning._usage_row is not null as has_price,
+        known_models.model is not null as is_known_model,
+        winning.price_source,
+        winning.price_version,
+        winning.price_basis,
+        winning.context_tier,
+        winning.catalogue_model_id,
+        winning.catalogue_version,
+        winning.has_tiered_prices,
+        winning.has_time_of_day_prices,
+        winning.input_per_mtok as input_rate,
+        coalesce(winning.cached_input_per_mtok, winning.input_per_mtok) as cached_input_rate,
+        coalesce(winning.cache_write_per_mtok, winning.input_per_mtok) as cache_write_rate,
+        coalesce(
+            winning.cache_write_1h_per_mtok, winning.cache_write_per_mtok, winning.input_per_mtok
+        ) as cache_write_1h_rate,
+        winning.output_per_mtok as output_rate,
+        catalogue._usage_row is not null as has_catalogue_price,
+        catalogue.input_per_mtok as catalogue_input_rate,
+        coalesce(catalogue.cached_input_per_mtok, catalogue.input_per_mtok)
+            as catalogue_cached_input_rate,
+        coalesce(catalogue.cache_write_per_mtok, catalogue.input_per_mtok)
+            as catalogue_cache_write_rate,
+        coalesce(
+            catalogue.cache_write_1h_per_mtok,
+            catalogue.cache_write_per_mtok,
+            catalogue.input_per_mtok
+        ) as catalogue_cache_write_1h_rate,
+        catalogue.output_per_mtok as catalogue_output_rate
+
+    from usage
+    left join winning on usage._usage_row = winning._usage_row
+    left join catalogue on usage._usage_row = catalogue._usage_row
+    left join known_models
+        on usage.provider = known_models.provider
+        and usage.model = known_models.model
+
+),
+
+checked as (
+
+    select
+        *,
+        -- Priced only when every bucket with tokens has a rate: an unknown model, or tokens the
+        -- price cannot cover, give an unknown cost, never $0.
+        has_price
+        and (input_tokens = 0 or input_rate is not null)
+        and (cached_input_tokens = 0 or cached_input_rate is not null)
+        and (cache_write_5m_tokens = 0 or cache_write_rate is not null)
+        and (cache_write_1h_tokens = 0 or cache_write_1h_rate is not null)
+        and (output_tokens = 0 or output_rate is not null) as is_priced,
+        has_catalogue_price
+        and (input_tokens = 0 or catalogue_input_rate is not null)
+        and (cached_input_tokens = 0 or catalogue_cached_input_rate is not null)
+        and (cache_write_5m_tokens = 0 or catalogue_cache_write_rate is not null)
+        and (cache_write_1h_tokens = 0 or catalogue_cache_write_1h_rate is not null)
+        and (output_tokens = 0 or catalogue_output_rate is not null) as is_catalogue_priced
+
+    from joined
+
+),
+
+priced as (
+
+    select
+        *,
+        -- rates are per million tokens; multiplying keeps DECIMAL (DuckDB's decimal division
+        -- returns DOUBLE).
+        case when is_priced then input_tokens * coalesce(input_rate, 0) * 0.000001 end
+            as input_cost_raw,
+        case when is_priced then cached_input_tokens * coalesce(cached_input_rate, 0) * 0.000001 end
+            as cached_input_cost_raw,
+        case when is_priced then cache_write_5m_tokens * coalesce(cache_write_rate, 0) * 0.000001 end
+            as cache_write_cost_raw,
+        case
+            when is_priced then cache_write_1h_tokens * coalesce(cache_write_1h_rate, 0) * 0.000001
+        end as cache_write_1h_cost_raw,
+        case when is_priced then output_tokens * coalesce(output_rate, 0) * 0.000001 end
+            as output_cost_raw,
+        case
+            when is_catalogue_priced then
+                (
+                    input_tokens * coalesce(catalogue_input_rate, 0)
+                    + cached_input_tokens * coalesce(catalogue_cached_input_rate, 0)
+                    + cache_write_5m_tokens * coalesce(catalogue_cache_write_rate, 0)
+                    + cache_write_1h_tokens * coalesce(catalogue_cache_write_1h_rate, 0)
+                    + output_tokens * coalesce(catalogue_output_rate, 0)
+                ) * 0.000001
+        end as catalogue_cost_raw
+
+    from checked
+
+),
+
+final as (
+
+    select
+        usage_ts,
+        usage_date,
+        source,
+        provider,
+        model,
+        project_id,
+        api_key_id,
+        user_id,
+        integration_id,
+        request_id,
+        request_count,
+        input_tokens,
+        cached_input_tokens,
+        cache_write_tokens,
+        cache_write_1h_tokens,
+        output_tokens,
+        service_tier,
+        is_long_context,
+        billed_cost_usd,
+        cast(
+            input_cost_raw + cached_input_cost_raw + cache_write_cost_raw
+            + cache_write_1h_cost_raw + output_cost_raw
+            as decimal(38, 15)
+        ) as list_cost_usd,
+        is_priced,
+        case
+            when is_priced then null
+            when not is_known_model then 'unknown_model'
+            when not has_price and service_tier <> 'standard' then 'unpriced_service_tier'
+            when not has_price then 'no_price_on_date'
+            else 'bucket_without_price'
+        end as unpriced_reason,
+        price_source,
+        price_version,
+        price_basis,
+        context_tier,
+        case
+            when not has_price then null
+            when not has_tiered_prices then 'flat'
+            when is_long_context is not null then 'source_reported'
+            when request_input_tokens is not null then 'per_request'
+            else 'assumed_base'
+        end as context_tier_basis,
+        catalogue_model_id,
+        catalogue_version,
+        coalesce(has_tiered_prices, false) as has_tiered_prices,
+        coalesce(has_time_of_day_prices, false) as has_time_of_day_prices,
+        cast(input_rate as decimal(18, 9)) as input_per_mtok,
+        cast(cached_input_rate as decimal(18, 9)) as cached_input_per_mtok,
+        cast(cache_write_rate as decimal(18, 9)) as cache_write_per_mtok,
+        cast(cache_write_1h_rate as decimal(18, 9)) as cache_write_1h_per_mtok,
+        cast(output_rate as decimal(18, 9)) as output_per_mtok,
+        cast(input_cost_raw as decimal(38, 15)) as input_cost_usd,
+        cast(cached_input_cost_raw as decimal(38, 15)) as cached_input_cost_usd,
+        cast(cache_write_cost_raw as decimal(38, 15)) as cache_write_cost_usd,
+        cast(cache_write_1h_cost_raw as decimal(38, 15)) as cache_write_1h_cost_usd,
+        cast(output_cost_raw as decimal(38, 15)) as output_cost_usd,
+        cast(catalogue_cost_raw as decimal(38, 15)) as catalogue_list_cost_usd,
+        cast(catalogue_input_rate as decimal(18, 9)) as catalogue_input_per_mtok,
+        cast(catalogue_cached_input_rate as decimal(18, 9)) as catalogue_cached_input_per_mtok,
+        cast(catalogue_cache_write_rate as decimal(18, 9)) as catalogue_cache_write_per_mtok,
+        cast(catalogue_cache_write_1h_rate as decimal(18, 9))
+            as catalogue_cache_write_1h_per_mtok,
+        cast(catalogue_output_rate as decimal(18, 9)) as catalogue_output_per_mtok,
+        _file_sha256
+
+    from priced
+
+)
+
+select * from final
+{% endmacro %}
+
+{#-
+  count(*) filter (where condition) over int_usage_priced's records, on int_usage_priced_daily:
+  how many records behind the rows meet the condition (0, not NULL, when none do). Exact for
+  per-record conditions on the daily model's group columns and flags.
+-#}
+{% macro record_count_where(condition) -%}
+    cast(coalesce(sum(record_count) filter (where {{ condition }}), 0) as bigint)
+{%- endmacro %}
