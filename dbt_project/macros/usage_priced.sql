@@ -8,13 +8,10 @@
 {% macro usage_priced_sql(days_filter=none) %}
 with
 
--- Materialized: the row number identifies a record across the joins below, so it must be
--- computed once (an inlined CTE could number the rows differently at each reference).
-usage as materialized (
+usage as (
 
     select
         *,
-        row_number() over () as _usage_row,
         -- Only a single request's size can select a long-context tier (tiers apply per request).
         case
             when request_count = 1 then input_tokens + cached_input_tokens + cache_write_tokens
@@ -22,8 +19,7 @@ usage as materialized (
 
     from {{ ref('int_usage_normalized') }}
     {%- if days_filter is not none %}
-    -- Here, on the read itself: DuckDB pushes it down into the raw scans. The same filter on the
-    -- finished rows could not pass the row_number() window, so every day would be priced first.
+    -- Here, on the read itself: DuckDB pushes it down into the raw scans.
     where {{ days_filter }}
     {%- endif %}
 
@@ -35,26 +31,66 @@ model_prices as (
 
 ),
 
+-- Every long-context threshold any price has (a handful of values).
+thresholds as (
+
+    select list(distinct context_threshold_tokens) as all_thresholds
+    from model_prices
+    where context_threshold_tokens is not null
+
+),
+
+-- Which price applies depends on a record only through its day, provider, model, service tier,
+-- is_long_context and which thresholds its request size is above. tier_key is the largest
+-- threshold (of any price) the request is above, so "request above threshold t" is exactly
+-- "tier_key >= t" for every threshold t: records are priced per key (thousands), not one by one
+-- (millions), and the key's price joins back to each record.
+keyed_usage as (
+
+    select
+        usage.*,
+        list_max(list_filter(
+            thresholds.all_thresholds, lambda threshold: threshold < usage.request_input_tokens
+        )) as tier_key
+
+    from usage
+    cross join thresholds
+
+),
+
+price_keys as (
+
+    select
+        row_number() over () as price_key,
+        *
+
+    from (
+        select distinct usage_date, provider, model, service_tier, is_long_context, tier_key
+        from keyed_usage
+    )
+
+),
+
 candidates as (
 
     select
-        usage._usage_row,
+        price_keys.price_key,
         model_prices.*
 
-    from usage
+    from price_keys
     inner join model_prices
-        on usage.provider = model_prices.provider
-        and usage.model = model_prices.model
-        and usage.service_tier = model_prices.service_tier
-        and model_prices.effective_from <= usage.usage_date
+        on price_keys.provider = model_prices.provider
+        and price_keys.model = model_prices.model
+        and price_keys.service_tier = model_prices.service_tier
+        and model_prices.effective_from <= price_keys.usage_date
         -- effective_to is exclusive; NULL means the price is still in force.
-        and usage.usage_date < coalesce(model_prices.effective_to, date '9999-12-31')
+        and price_keys.usage_date < coalesce(model_prices.effective_to, date '9999-12-31')
         and (
             model_prices.context_threshold_tokens is null
-            or (usage.is_long_context and model_prices.context_tier = 1)
+            or (price_keys.is_long_context and model_prices.context_tier = 1)
             or (
-                usage.is_long_context is null
-                and usage.request_input_tokens > model_prices.context_threshold_tokens
+                price_keys.is_long_context is null
+                and price_keys.tier_key >= model_prices.context_threshold_tokens
             )
         )
 
@@ -65,7 +101,7 @@ winning as (
     select *
     from candidates
     qualify row_number() over (
-        partition by _usage_row
+        partition by price_key
         order by case when price_source = 'override' then 0 else 1 end, context_tier desc
     ) = 1
 
@@ -76,7 +112,7 @@ catalogue as (
     select *
     from candidates
     where price_source = 'genai-prices'
-    qualify row_number() over (partition by _usage_row order by context_tier desc) = 1
+    qualify row_number() over (partition by price_key order by context_tier desc) = 1
 
 ),
 
@@ -86,12 +122,11 @@ known_models as (
 
 ),
 
-joined as (
+key_prices as (
 
     select
-        usage.*,
-        cache_write_tokens - cache_write_1h_tokens as cache_write_5m_tokens,
-        winning._usage_row is not null as has_price,
+        price_keys.*,
+        winning.price_key is not null as has_price,
         known_models.model is not null as is_known_model,
         winning.price_source,
         winning.price_version,
@@ -108,7 +143,7 @@ joined as (
             winning.cache_write_1h_per_mtok, winning.cache_write_per_mtok, winning.input_per_mtok
         ) as cache_write_1h_rate,
         winning.output_per_mtok as output_rate,
-        catalogue._usage_row is not null as has_catalogue_price,
+        catalogue.price_key is not null as has_catalogue_price,
         catalogue.input_per_mtok as catalogue_input_rate,
         coalesce(catalogue.cached_input_per_mtok, catalogue.input_per_mtok)
             as catalogue_cached_input_rate,
@@ -121,12 +156,33 @@ joined as (
         ) as catalogue_cache_write_1h_rate,
         catalogue.output_per_mtok as catalogue_output_rate
 
-    from usage
-    left join winning on usage._usage_row = winning._usage_row
-    left join catalogue on usage._usage_row = catalogue._usage_row
+    from price_keys
+    left join winning on price_keys.price_key = winning.price_key
+    left join catalogue on price_keys.price_key = catalogue.price_key
     left join known_models
-        on usage.provider = known_models.provider
-        and usage.model = known_models.model
+        on price_keys.provider = known_models.provider
+        and price_keys.model = known_models.model
+
+),
+
+joined as (
+
+    select
+        keyed_usage.*,
+        keyed_usage.cache_write_tokens - keyed_usage.cache_write_1h_tokens
+            as cache_write_5m_tokens,
+        key_prices.* exclude (
+            price_key, usage_date, provider, model, service_tier, is_long_context, tier_key
+        )
+
+    from keyed_usage
+    inner join key_prices
+        on keyed_usage.usage_date is not distinct from key_prices.usage_date
+        and keyed_usage.provider is not distinct from key_prices.provider
+        and keyed_usage.model is not distinct from key_prices.model
+        and keyed_usage.service_tier is not distinct from key_prices.service_tier
+        and keyed_usage.is_long_context is not distinct from key_prices.is_long_context
+        and keyed_usage.tier_key is not distinct from key_prices.tier_key
 
 ),
 
