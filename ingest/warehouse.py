@@ -21,8 +21,10 @@ from ingest.paths import MeterrHome
 LOCK_TIMEOUT_S = 3600.0
 
 SCHEMAS = ("raw", "meta")
-# DuckDB's memory budget for meterr's own connections (dbt's is set in profiles.yml).
-MEMORY_LIMIT = "1GB"
+# DuckDB's memory budget for meterr's own connections (dbt's is set in profiles.yml). Beyond it
+# DuckDB spills to disk. Half a gigabyte keeps a multi-GB load, with Python, Dagster and the gate's
+# frames beside it, under the 1.5 GB that `make bench` holds meterr's whole process tree to.
+MEMORY_LIMIT = "512MB"
 
 
 class WarehouseBusyError(RuntimeError):

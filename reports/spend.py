@@ -14,15 +14,15 @@ computes cost") define the truth instead, and the reports use them whenever they
 * per user and per API key, the money comes from ``fct_spend_allocated`` (the same spend shared
   out, ``user_id`` / ``api_key_id`` NULL = unattributed, adding up to ``fct_spend_daily`` exactly);
   it carries requests but no tokens, so tokens per user or key are unknown (``None``);
-* the **platform fee** of a spend row is the ``platform_fee_usd`` of the ``fct_usage_daily`` rows
-  of the *authoritative* source for that day and provider, summed to the spend row's grain (day x
-  provider x model x project x integration; both models group ``int_usage_priced`` by those keys,
-  so they line up), over priced rows only, as before. For the ``percentage`` and ``per_request``
-  fee models that is exactly the fee on the authoritative spend (each row's fee is a function of
-  its own cost or requests), and a duplicate source's fee is never added. Per user and key the
-  row's fee is split in proportion to the allocated cost (else the allocated requests, else all on
-  the first allocation row). Known limit: with ``flat_monthly``, ``fct_usage_daily`` spreads the
-  flat amount over every source's rows, so the authoritative rows carry only part of it; the
+* the **platform fee** of a spend row is the ``platform_fee_usd`` of the ``fct_usage_daily`` rows of
+  the *authoritative* source for that day and provider, summed to the spend row's grain (day x
+  provider x model x project x integration; both models group ``int_usage_priced_daily`` by those
+  keys, so they line up), over priced rows only, as before. For the ``percentage`` and
+  ``per_request`` fee models that is exactly the fee on the authoritative spend (each row's fee is a
+  function of its own cost or requests), and a duplicate source's fee is never added. Per user and
+  key the row's fee is split in proportion to the allocated cost (else the allocated requests, else
+  all on the first allocation row). Known limit: with ``flat_monthly``, ``fct_usage_daily`` spreads
+  the flat amount over every source's rows, so the authoritative rows carry only part of it; the
   monthly statement (``marts.monthly_statement``, computed per user and month) stays the fee of
   record there;
 * *unpriced* usage: a spend row whose ``spend_usd`` is NULL is unpriced as a whole; for a row that
