@@ -108,7 +108,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         shutil.copyfile(source, partial)
         os.replace(partial, target)
         copies.append(target)
-    result = _run_pipeline(copies, report=False)
+    # No FILE: everything already waiting in drop/ (what the sensor would pick up).
+    result = _run_pipeline(copies if args.files else None, report=False)
     outcomes = _outcomes(result)
     for outcome in outcomes:
         print(outcome["line"], flush=True)
@@ -262,8 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="what the schedules do, once")
     run.set_defaults(func=cmd_run)
-    ingest = sub.add_parser("ingest", help="copy files into the drop folder and process them now")
-    ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest = sub.add_parser(
+        "ingest",
+        help="copy files into the drop folder and process them now "
+        "(no FILE: process everything waiting in the drop folder)",
+    )
+    ingest.add_argument("files", nargs="*", metavar="FILE")
     ingest.set_defaults(func=cmd_ingest)
     report = sub.add_parser("report", help="render the weekly report and the index")
     report.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")

@@ -81,13 +81,18 @@ def test_plain_exports_take_the_typed_pass(fixture: str, monkeypatch: pytest.Mon
     assert _rows(FIXTURES / fixture, fixture.split("/")[0])
 
 
-def test_a_fraction_in_a_count_is_reported_by_row(tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", [12.5, True, "1e3", "12 tokens"])
+def test_a_count_that_is_not_a_whole_number_is_reported_by_row(
+    value: object, tmp_path: Path
+) -> None:
+    """What the text pass rejects, the typed pass must not quietly accept (JSON ``true`` would
+    cast to 1, ``1e3`` to 1000)."""
     records = [
         json.loads(line)
         for line in (FIXTURES / "helicone/output.jsonl").read_text().splitlines()
         if line.strip()
     ]
-    records[1]["prompt_tokens"] = 12.5
+    records[1]["prompt_tokens"] = value
     path = tmp_path / "export.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     with pytest.raises(FormatError) as err:
@@ -105,6 +110,7 @@ def test_counts_written_as_text_still_load(tmp_path: Path) -> None:
     expected = _rows(FIXTURES / "helicone/output.jsonl", "helicone")
     records[0]["prompt_tokens"] = f"{records[0]['prompt_tokens']}.0"
     records[1]["completion_tokens"] = str(records[1]["completion_tokens"])
+    records[2]["total_tokens"] = f" {records[2]['total_tokens']} "
     path = tmp_path / "export.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert _rows(path, "helicone") == expected

@@ -88,6 +88,17 @@ def test_file_totals_arrive_unchanged_and_reruns_change_nothing(home: MeterrHome
     assert list(home.weekly_reports.glob("*.html")), "the daily job renders the report"
 
 
+def test_ingest_without_files_processes_what_waits_in_the_drop_folder(
+    home: MeterrHome, capsys
+) -> None:
+    rows = _rows()
+    write_custom_csv(home.drop / "team" / "usage.csv", rows)
+    assert cli.main(["ingest"]) == 0
+    assert capsys.readouterr().out.strip().endswith("usage.csv: loaded 40 rows")
+    assert _query(home, FACT_TOTALS)[0][:6] == _expected(rows)[:6]
+    assert list(home.archive.rglob("usage.csv")) and not list(home.drop.rglob("*.csv"))
+
+
 def test_a_batch_failing_the_gate_never_reaches_the_marts(home: MeterrHome, capsys) -> None:
     good = write_custom_csv(home.root.parent / "in" / "good.csv", _rows())
     assert cli.main(["ingest", str(good)]) == 0

@@ -143,11 +143,11 @@ def load_usage(
     """Load a request-level export (CSV, JSON Lines or JSON array) into ``pending``.
 
     ``build_exprs(present)`` gives the format's ``insert_typed`` expressions for the fields the file
-    holds. When the format names ``numeric`` fields (token counts), the file is first read with
-    those as numbers: the expressions then skip the text round trip, which is most of the load's
-    cost on large files. Anything that pass cannot take exactly (a count written as text, a
-    fraction, a mix of typed and text fallbacks) makes it fail as a whole, and the file is read
-    as text like every other, with its bad rows reported by number.
+    holds. When the format names ``numeric`` fields (token counts), a typed pass goes first: those
+    counts are checked against the shapes the text pass accepts and cast directly, skipping the
+    text clean-up, which is most of the load's cost on large files. Anything that pass cannot take
+    exactly (a fraction, ``1e3``, ``true``, an empty cell) makes it fail as a whole, and the file
+    is loaded by the text pass like every other, with its bad rows reported by number.
     """
     names = list(dict.fromkeys(wanted))
     if numeric:
@@ -281,19 +281,13 @@ def read_csv_header(path: Path) -> list[str]:
     return names
 
 
-def csv_select(
-    path: Path, header: list[str], wanted: Iterable[str], *, numeric: Iterable[str] = ()
-) -> str:
-    """A relation over a CSV that reads every column as text (``numeric`` ones as DOUBLE) but
-    keeps only ``wanted`` ones.
+def csv_select(path: Path, header: list[str], wanted: Iterable[str]) -> str:
+    """A relation over a CSV that reads every column as text but keeps only ``wanted`` ones.
 
     The dialect and the column list are pinned (no sniffing), so a short or long row, an
     unterminated quote or an over-long line fails with its line number.
     """
-    numbers = set(numeric)
-    spec = "{" + ", ".join(
-        f"{sql_str(n)}: '{'DOUBLE' if n in numbers else 'VARCHAR'}'" for n in header
-    ) + "}"
+    spec = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in header) + "}"
     keep = set(wanted)
     cols = ", ".join(ident(n) for n in header if n in keep) or "NULL AS __nothing"
     return (
@@ -340,7 +334,8 @@ def json_array_readable(path: Path) -> Iterator[Path]:
 
 
 class Present(set):
-    """The wanted fields a file holds; ``numeric`` are those read as numbers (DOUBLE), not text."""
+    """The wanted fields a file holds; ``numeric`` are counts the typed pass checks and casts
+    directly (see :func:`int_text`) instead of going through the text clean-up."""
 
     def __init__(self, names: Iterable[str], numeric: Iterable[str] = ()) -> None:
         super().__init__(names)
@@ -348,11 +343,8 @@ class Present(set):
 
 
 class SqlNumber(str):
-    """SQL for a value read as a number (see :func:`first_of` and :func:`int_text`)."""
-
-
-# Counts read as DOUBLE are exact up to 2**53; anything larger goes the text way.
-_EXACT_DOUBLE = 9007199254740992
+    """SQL for a count field in the typed pass: raw text as read, or (from :func:`int_text`) a
+    BIGINT (see :func:`first_of`)."""
 
 
 @contextmanager
@@ -362,9 +354,10 @@ def usage_relation(
     """A relation over a CSV, JSON Lines or JSON array file holding only the ``wanted`` fields.
 
     Yields ``(relation, present)``: ``present`` is the subset of ``wanted`` the file can hold
-    (a CSV's header; for JSON every wanted key, missing ones read as NULL). Fields are read as text,
-    except those in ``numeric``, read as DOUBLE. Prompt and response bodies, metadata blobs and
-    every other field are never materialised.
+    (a CSV's header; for JSON every wanted key, missing ones read as NULL); its ``numeric`` are the
+    count fields the typed pass casts directly. Every field is read as text (a JSON ``true`` or a
+    CSV ``1e3`` must not turn into a count). Prompt and response bodies, metadata blobs and every
+    other field are never materialised.
     """
     names = list(dict.fromkeys(wanted))
     numbers = set(numeric)
@@ -372,9 +365,9 @@ def usage_relation(
     if kind == "csv":
         header = read_csv_header(path)
         present = Present(set(header) & set(names), numbers)
-        yield csv_select(path, header, names, numeric=present.numeric), present
+        yield csv_select(path, header, names), present
         return
-    columns = {name: "DOUBLE" if name in numbers else "VARCHAR" for name in names}
+    columns = {name: "VARCHAR" for name in names}
     present = Present(names, numbers)
     if kind == "jsonl":
         yield json_relation(path, columns, array=False), present
@@ -398,8 +391,8 @@ def clean(expr: str, nulls: tuple[str, ...] = ("",)) -> str:
 def first_of(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] = ("",)) -> str:
     """The first non-empty value among the ``sources`` columns the file has, else NULL.
 
-    When every one of them was read as a number (``Present.numeric``) the result is that number
-    (a :class:`SqlNumber`), not text.
+    When every one of them is a count of the typed pass (``Present.numeric``) the result is the
+    raw value for :func:`int_text` (a :class:`SqlNumber`), without the text clean-up.
     """
     chosen = [s for s in sources if s in present]
     if not chosen:
@@ -415,13 +408,16 @@ def first_of(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] =
 def int_text(expr: str) -> str:
     """An integer count as text; '12.0' is fine, '12.5' or '1,234' stays visibly wrong.
 
-    A count read as a number stays a number: whole values become BIGINT, a fraction stops the
-    typed pass with an error (the text pass then reports the row).
+    In the typed pass (a :class:`SqlNumber`) the count becomes a BIGINT at once; a value of any
+    other shape stops the typed pass with an error (the text pass then reports the row).
     """
     if isinstance(expr, SqlNumber):
+        # The same shapes the text pass accepts (a fraction of zeros, spaces around), cast
+        # straight away; anything else stops the typed pass for the text pass to report.
         return SqlNumber(
-            f"CASE WHEN {expr} = trunc({expr}) AND abs({expr}) < {_EXACT_DOUBLE} "
-            f"THEN CAST({expr} AS BIGINT) ELSE error('count is not a whole number') END"
+            f"CASE WHEN {expr} IS NULL THEN NULL "
+            f"WHEN regexp_full_match({expr}, ' *[+-]?[0-9]+(\\.0*)? *') "
+            f"THEN CAST({expr} AS BIGINT) ELSE error('not a whole number') END"
         )
     return (
         f"CASE WHEN regexp_full_match({expr}, '[+-]?[0-9]+(\\.0*)?') "
@@ -430,10 +426,10 @@ def int_text(expr: str) -> str:
 
 
 def first_count(*parts: str) -> str:
-    """The first non-NULL of several count expressions (``int_text``-style text, or numbers).
+    """The first non-NULL of several count expressions (``int_text``-style text, or BIGINTs).
 
-    Where one of them is a number (a count read as a number), the text ones are cast to BIGINT
-    strictly, so text that is not a whole number stops the typed pass instead of mixing types.
+    Where one of them is a typed-pass BIGINT, the text ones are cast to BIGINT strictly, so text
+    that is not a whole number stops the typed pass instead of mixing types.
     """
     if not any(isinstance(p, SqlNumber) for p in parts):
         return f"COALESCE({', '.join(parts)})"
@@ -603,7 +599,7 @@ def field_sources(fields: Mapping[str, Field]) -> list[str]:
 
 
 def numeric_sources(fields: Mapping[str, Field]) -> list[str]:
-    """The export fields that hold counts (read as numbers by :func:`load_usage`'s typed pass)."""
+    """The export fields that hold counts (cast directly by :func:`load_usage`'s typed pass)."""
     return list(dict.fromkeys(s for f in fields.values() if f.kind == "int" for s in f.sources))
 
 
