@@ -4,7 +4,6 @@ load this module, so every path runs the same assets and the same checks."""
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from dagster_project.assets.dbt import meterr_dbt_models
 from dagster_project.assets.drop_folder import drop_folder_files
@@ -12,7 +11,7 @@ from dagster_project.assets.provider_apis import PROVIDER_API_ASSETS, ProviderAp
 from dagster_project.assets.reports import focus_export, weekly_report
 from dagster_project.dbt_project import DBT_EXECUTABLE, dbt_project
 from dagster_project.jobs import daily_job, ingest_job, provider_api_job, weekly_report_job
-from dagster_project.resources import DropFolder, MeterrSettings
+from dagster_project.resources import DropFolder, MeterrDbtCli, MeterrSettings
 from dagster_project.schedules import (
     daily_schedule,
     provider_api_schedule,
@@ -35,7 +34,7 @@ def resources() -> dict[str, object]:
         "meterr": MeterrSettings(),
         "drop_folder": DropFolder(),
         "providers": ProviderApis(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": MeterrDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
 
 

@@ -60,3 +60,22 @@ def test_raw_assets_carry_a_blocking_quality_gate() -> None:
     check_key = dg.AssetCheckKey(dg.AssetKey(["raw", "custom_usage"]), "quality_gate")
     spec = graph.get_check_spec(check_key)
     assert spec.blocking
+
+
+def test_dbt_resource_reports_the_version_of_the_dbt_it_runs() -> None:
+    """The slim dbt resource answers dagster-dbt's version question from package metadata instead
+    of a `dbt --version` subprocess per run: it must be the version of the executable it runs."""
+    import re
+    import subprocess
+
+    from dagster_project.definitions import resources
+
+    dbt = resources()["dbt"]
+    printed = subprocess.run(
+        [dbt.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    core = re.search(r"installed:\s*(\d+\.\d+\.\d+)", printed) or re.search(
+        r"(\d+\.\d+\.\d+)", printed
+    )
+    assert core and str(dbt._cli_version) == core.group(1)
+    assert dbt._cli_version.major < 2, "dbt Core (not Fusion): dagster-dbt parses its logs"
