@@ -23,7 +23,6 @@ import duckdb
 
 from ingest import ledger, quality
 from ingest.formats import FORMATS, FormatError, detect_format
-from ingest.formats.base import Sample
 from ingest.loading import commit_batch, create_pending, ensure_table
 from ingest.paths import MeterrHome
 from ingest.providers import anthropic_api, openai_api
@@ -173,6 +172,7 @@ def _process_member(
         return FileOutcome(name, "duplicate", file_sha256=digest)
     sample = read_sample(path, name)
     fmt = detect_format(sample)
+    records = None
     if fmt is None:
         # A saved API response: its records are an export like any other (the ledger keeps the
         # digest of the file as dropped).
@@ -180,10 +180,9 @@ def _process_member(
         if records is not None:
             path, sample = records, read_sample(records, name)
             fmt = detect_format(sample)
-            if fmt is None and not sample.text.strip():
-                sample = Sample(text="[]", name=name)
     if fmt is None:
-        if sample.text.strip() in EMPTY_JSON:
+        # An envelope with no records unwraps to an empty file.
+        if sample.text.strip() in EMPTY_JSON or (records is not None and not sample.text.strip()):
             # A valid export of nothing (e.g. a JSON array with no records): 0 rows, not an error.
             ledger_row = ledger.row_params(
                 digest, name, "empty", "loaded", 0, None, origin=origin, at=now

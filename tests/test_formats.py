@@ -218,6 +218,21 @@ def test_an_empty_api_response_loads_as_zero_rows_and_other_objects_are_unknown(
     assert "no known format" in outcomes["other.json"].reason
 
 
+def test_an_api_response_over_the_size_cap_is_not_parsed_whole(
+    home: MeterrHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's cap: a {"data": [...]} document larger than it is not unwrapped (it would be
+    parsed in memory whole) and is quarantined as an unknown format, bytes kept."""
+    monkeypatch.setattr("ingest.unpack.MAX_ENVELOPE_BYTES", 100)
+    path = home.drop / "response.json"
+    path.write_text(json.dumps({"data": _records("helicone/output.jsonl")}, indent=2))
+    data = path.read_bytes()
+    [outcome] = process_drop_folder(home, [path])
+    assert outcome.status == "quarantined" and "no known format" in outcome.reason
+    [kept] = list(home.quarantine.rglob("response.json"))
+    assert kept.read_bytes() == data
+
+
 # --- exact totals per format ------------------------------------------------------------------
 
 
