@@ -22,8 +22,15 @@ from pathlib import Path
 import duckdb
 
 from ingest import ledger, quality
-from ingest.formats import FORMATS, FormatError, detect_format
-from ingest.loading import commit_batch, create_pending, ensure_table
+from ingest.formats import FORMATS, ExportFormat, FormatError, detect_format
+from ingest.loading import (
+    commit_batch,
+    create_pending,
+    ensure_table,
+    in_place_rows,
+    merge_known_values,
+    settle_in_place,
+)
 from ingest.paths import MeterrHome
 from ingest.providers import anthropic_api, openai_api
 from ingest.unpack import UnsafeFileError, iter_members, read_sample, unwrap_envelope
@@ -192,6 +199,10 @@ def _process_member(
         return FileOutcome(
             name, "quarantined", file_sha256=digest, reason=unknown_format_reason(sample)
         )
+    if fmt.load_in_place is not None:
+        outcome = _load_in_place(con, fmt, name, path, digest, origin, now)
+        if outcome is not None:
+            return outcome
     pending = create_pending(con, fmt, origin=origin)
     try:
         rows = fmt.load(con, path, pending, digest)
@@ -199,6 +210,7 @@ def _process_member(
         return FileOutcome(
             name, "quarantined", reason=str(exc), format=fmt.name, file_sha256=digest
         )
+    merge_known_values(con, fmt, pending)
     gate = quality.validate(con, fmt, pending, now=now)
     if not gate.passed:
         return FileOutcome(
@@ -224,6 +236,66 @@ def _process_member(
     )
     commit_batch(con, fmt, pending, extra_statements=((ledger.INSERT, ledger_row),))
     return FileOutcome(name, "loaded", rows, None, fmt.name, digest, fmt.qualified_table)
+
+
+def _load_in_place(
+    con: duckdb.DuckDBPyConnection,
+    fmt: ExportFormat,
+    name: str,
+    path: Path,
+    digest: str,
+    origin: str,
+    now: datetime,
+) -> FileOutcome | None:
+    """Load a request-level export straight into its raw table in one transaction: insert, gate,
+    replace older copies, ledger row, commit. Returns None when the file is not exactly readable
+    by the typed pass (nothing is kept; the caller loads it the checked way, which says why)."""
+    ensure_table(con, fmt)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        try:
+            rows = fmt.load_in_place(con, path, fmt.qualified_table, digest, origin)
+        except (duckdb.Error, FormatError):
+            con.execute("ROLLBACK")
+            return None
+        merge_known_values(con, fmt, fmt.qualified_table, file_sha256=digest)
+        gate = quality.validate(con, fmt, in_place_rows(fmt, digest), now=now)
+        if not gate.passed:
+            con.execute("ROLLBACK")
+            return FileOutcome(
+                name,
+                "quarantined",
+                rows,
+                gate.reason(),
+                fmt.name,
+                digest,
+                fmt.qualified_table,
+                gate.failures,
+            )
+        ledger_row = ledger.row_params(
+            digest,
+            name,
+            fmt.name,
+            "loaded",
+            rows,
+            None,
+            raw_table=fmt.qualified_table,
+            origin=origin,
+            at=now,
+        )
+        settle_in_place(con, fmt, digest, extra_statements=((ledger.INSERT, ledger_row),))
+    except BaseException:
+        _rollback(con)
+        raise
+    return FileOutcome(name, "loaded", rows, None, fmt.name, digest, fmt.qualified_table)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if any (a failed COMMIT may already have ended it)."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def process_file(

@@ -4,6 +4,11 @@ A batch is the pending table of one file or one API partition. What it replaces 
 table's rules: rows with the same record key (request ids across differently packed exports), the
 same ``replace_by`` values (a day-level export's days for one account), or an explicit window (an
 API partition's day). Replacing is what makes every load idempotent.
+
+A well-formed request-level export skips the pending copy (on a multi-GB file the copy costs about
+as much as reading the file): it is inserted straight into its raw table inside a transaction that
+stays open through the gate (:func:`in_place_rows`, :func:`settle_in_place`). Until the commit no
+other connection sees those rows, and a rollback leaves the table as it was.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import duckdb
 
 from ingest.formats.base import RawTable
+from ingest.formats.reading import sql_str
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, table: RawTable) -> None:
@@ -76,3 +82,72 @@ def commit_batch(
         con.execute("ROLLBACK")
         raise
     return inserted
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: RawTable) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = ?",
+            [table.raw_table],
+        ).fetchone()[0]
+    )
+
+
+def merge_known_values(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    rows: str,
+    *,
+    file_sha256: str | None = None,
+) -> None:
+    """Fill the ``keep_known`` columns the new rows leave empty from the committed copy of the
+    same record (same key). ``rows`` is the pending table, or the raw table itself for an in-place
+    batch, whose new rows are told apart by ``file_sha256``."""
+    if not table.keep_known or not table.key or not _table_exists(con, table):
+        return
+    sets = ", ".join(f'"{c}" = COALESCE(n."{c}", r."{c}")' for c in table.keep_known)
+    match = " AND ".join(f'r."{k}" = n."{k}"' for k in table.key)
+    if file_sha256 is not None:
+        digest = sql_str(file_sha256)
+        match += f" AND n._file_sha256 = {digest} AND r._file_sha256 IS DISTINCT FROM {digest}"
+    con.execute(f"UPDATE {rows} AS n SET {sets} FROM {table.qualified_table} AS r WHERE {match}")
+
+
+def in_place_rows(table: RawTable, file_sha256: str) -> str:
+    """The rows of one in-place batch, as a relation the gate can read."""
+    return f"(SELECT * FROM {table.qualified_table} WHERE _file_sha256 = {sql_str(file_sha256)})"
+
+
+def settle_in_place(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    file_sha256: str,
+    *,
+    extra_statements: tuple[tuple[str, list], ...] = (),
+) -> None:
+    """Finish an in-place batch and COMMIT: number its rows in file order, drop the older copies
+    of its records (same key), run ``extra_statements`` (the ledger row).
+
+    The caller began the transaction, inserted the batch with one statement and gated it; on an
+    exception it rolls back.
+    """
+    target = table.qualified_table
+    digest = sql_str(file_sha256)
+    # One INSERT appends the file's rows, in file order, to this transaction's local storage,
+    # whose row ids are consecutive: the file's row number is the offset from the first.
+    con.execute(
+        f"UPDATE {target} SET _row_number = rowid - "
+        f"(SELECT min(rowid) FROM {target} WHERE _file_sha256 = {digest}) + 1 "
+        f"WHERE _file_sha256 = {digest}"
+    )
+    if table.key:
+        keys = ", ".join(f'"{k}"' for k in table.key)
+        match = " AND ".join(f't."{k}" = p."{k}"' for k in table.key)
+        con.execute(
+            f"DELETE FROM {target} AS t USING (SELECT DISTINCT {keys} FROM {target} "
+            f"WHERE _file_sha256 = {digest}) AS p "
+            f"WHERE {match} AND t._file_sha256 IS DISTINCT FROM {digest}"
+        )
+    for sql, params in extra_statements:
+        con.execute(sql, params)
+    con.execute("COMMIT")

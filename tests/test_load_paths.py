@@ -8,6 +8,7 @@ values, and bad values still reported by row.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,9 +16,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingest import drop
 from ingest.formats import by_name, reading
 from ingest.formats.base import FormatError
 from ingest.loading import create_pending
+from ingest.paths import MeterrHome
+from ingest.warehouse import connect
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
 REQUEST_LEVEL = [
@@ -51,8 +55,7 @@ def _without_typed_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     def text_only(*args, numeric=(), **kwargs):
         return original(*args, **kwargs)
 
-    for module in ("helicone", "langfuse", "litellm"):
-        monkeypatch.setattr(f"ingest.formats.{module}.load_usage", text_only)
+    monkeypatch.setattr(reading, "load_usage", text_only)
 
 
 def _without_text_pass(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,11 +77,44 @@ def test_typed_pass_loads_the_same_rows_as_the_text_pass(
     assert fast == slow
 
 
-@pytest.mark.parametrize("fixture", ["helicone/output.jsonl", "litellm/spend_logs.json"])
-def test_plain_exports_take_the_typed_pass(fixture: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("format_name", "fixture"), REQUEST_LEVEL)
+def test_plain_exports_take_the_typed_pass(
+    format_name: str, fixture: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The typed pass really carries ordinary files (else the test above compares text to text)."""
     _without_text_pass(monkeypatch)
-    assert _rows(FIXTURES / fixture, fixture.split("/")[0])
+    assert _rows(FIXTURES / fixture, format_name)
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        ["2026-10-10T12:00:01+02:00", "2026-10-10T12:00:02.123456789Z", "2026-10-10 12:00:03"],
+        ['"2026-10-10 12:00:00"', " 2026-10-10T12:00:00Z ", "2026-10-10T07:00:00-05:00"],
+        [1760097600, "1760097601", "2026-10-10"],
+        ['"2026-10-10 12:00:00" ', "", "2026-10-10 12:00:00"],
+    ],
+)
+def test_times_load_the_same_in_both_passes(
+    times: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offsets, literal quotes, spaces, Unix seconds, empty cells: whichever pass takes the file,
+    each time becomes the same UTC instant (or the same NULL)."""
+    records = [
+        json.loads(line)
+        for line in (FIXTURES / "helicone/output.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    for record, value in zip(records, times, strict=False):
+        record["request_created_at"] = value
+        record["response_created_at"] = value
+    path = tmp_path / "export.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    fast = _rows(path, "helicone")
+    with monkeypatch.context() as patch:
+        _without_typed_pass(patch)
+        slow = _rows(path, "helicone")
+    assert fast == slow
 
 
 @pytest.mark.parametrize("value", [12.5, True, "1e3", "12 tokens"])
@@ -127,3 +163,123 @@ def test_fast_pass_keeps_file_order_for_row_numbers(tmp_path: Path) -> None:
         ids = [r[0] for r in con.execute(query).fetchall()]
     in_file = [r["request_id"] for r in json.loads(path.read_text())]
     assert ids == in_file
+
+
+def _warehouse_rows(home: MeterrHome, format_name: str) -> list[tuple]:
+    """Every committed row of a format's raw table (load time left out), in file order."""
+    fmt = by_name(format_name)
+    columns = ", ".join(f'"{c}"' for c in fmt.all_columns if c != "_loaded_at")
+    with connect(home, write=False) as con:
+        return con.execute(
+            f"SELECT {columns} FROM {fmt.qualified_table} ORDER BY _row_number"
+        ).fetchall()
+
+
+def _drop_and_process(root: Path, files: list[Path]) -> tuple[MeterrHome, list]:
+    home = MeterrHome(root).ensure()
+    for path in files:
+        shutil.copyfile(path, home.drop / path.name)
+    return home, drop.process_drop_folder(home)
+
+
+def _detect_as(monkeypatch: pytest.MonkeyPatch, fmt) -> None:
+    """Make the drop folder use ``fmt`` (a variant of a registered format) for every file."""
+    monkeypatch.setattr(drop, "detect_format", lambda sample: fmt)
+
+
+@pytest.mark.parametrize(("format_name", "fixture"), REQUEST_LEVEL)
+def test_in_place_load_commits_what_the_pending_copy_commits(
+    format_name: str, fixture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Straight into the raw table or through a pending copy: the same rows, row numbers and
+    origin land."""
+    calls: list[str] = []
+    fmt = by_name(format_name)
+
+    def counted(*args, **kwargs):
+        calls.append("in place")
+        return fmt.load_in_place(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        _detect_as(patch, dataclasses.replace(fmt, load_in_place=counted))
+        home, outcomes = _drop_and_process(tmp_path / "fast", [FIXTURES / fixture])
+    assert [o.status for o in outcomes] == ["loaded"] and calls == ["in place"]
+    fast = _warehouse_rows(home, format_name)
+    with monkeypatch.context() as patch:
+        _detect_as(patch, dataclasses.replace(fmt, load_in_place=None))
+        home, outcomes = _drop_and_process(tmp_path / "checked", [FIXTURES / fixture])
+    assert [o.status for o in outcomes] == ["loaded"]
+    slow = _warehouse_rows(home, format_name)
+    assert fast and fast == slow
+    row_numbers = [row[1] for row in fast]
+    assert row_numbers == list(range(1, len(fast) + 1))
+
+
+def _helicone_records() -> list[dict]:
+    return [
+        json.loads(line)
+        for line in (FIXTURES / "helicone/output.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+
+
+def test_in_place_batch_that_fails_the_gate_leaves_nothing(tmp_path: Path) -> None:
+    """A negative count reads fine but fails the gate: the open transaction is rolled back, the
+    earlier file's rows stay as they were, and the ledger has no 'loaded' row for it."""
+    home, first = _drop_and_process(tmp_path, [FIXTURES / "helicone/output.jsonl"])
+    assert first[0].status == "loaded"
+    before = _warehouse_rows(home, "helicone")
+    records = _helicone_records()
+    records[0]["prompt_tokens"] = -5
+    bad = tmp_path / "negative.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in records))
+    home, outcomes = _drop_and_process(tmp_path, [bad])
+    assert outcomes[0].status == "quarantined"
+    assert "prompt_tokens" in outcomes[0].reason
+    assert _warehouse_rows(home, "helicone") == before
+    with connect(home, write=False) as con:
+        statuses = con.execute(
+            "SELECT status FROM meta.ingested_files WHERE file_name = 'negative.jsonl'"
+        ).fetchall()
+    assert statuses == [("quarantined",)]
+
+
+def test_in_place_load_falls_back_to_the_checked_load_for_bad_cells(tmp_path: Path) -> None:
+    """A cell the typed pass cannot take rolls the in-place insert back; the checked load then
+    names the row, and nothing of the file is committed."""
+    records = _helicone_records()
+    records[2]["completion_tokens"] = "many"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in records))
+    home, outcomes = _drop_and_process(tmp_path, [bad])
+    assert outcomes[0].status == "quarantined"
+    assert "row 3: completion_tokens" in outcomes[0].reason
+    assert _warehouse_rows(home, "helicone") == []
+
+
+def test_in_place_load_replaces_older_copies_of_the_same_requests(tmp_path: Path) -> None:
+    """A newer export overlapping an older one: each request once, the newer copy's values."""
+    records = _helicone_records()
+    older = tmp_path / "older.jsonl"
+    older.write_text("".join(json.dumps(r) + "\n" for r in records))
+    for record in records:
+        record["completion_tokens"] = int(record["completion_tokens"] or 0) + 1
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text("".join(json.dumps(r) + "\n" for r in records[1:]))
+    home, outcomes = _drop_and_process(tmp_path / "home", [older])
+    shutil.copyfile(newer, home.drop / newer.name)
+    outcomes += drop.process_drop_folder(home)
+    assert [o.status for o in outcomes] == ["loaded", "loaded"]
+    with connect(home, write=False) as con:
+        rows = con.execute(
+            "SELECT helicone_id, completion_tokens, _row_number FROM raw.helicone_requests "
+            "ORDER BY _file_sha256 = ? DESC, _row_number",
+            [outcomes[0].file_sha256],
+        ).fetchall()
+    assert len(rows) == len(records)
+    assert len({r[0] for r in rows}) == len(records)
+    # The first request only the older file holds; the others come from the newer file, which
+    # numbers them from 1 in its own order.
+    assert rows[0][2] == 1
+    assert [r[2] for r in rows[1:]] == list(range(1, len(records)))
+    assert [r[1] for r in rows[1:]] == [int(r["completion_tokens"]) for r in records[1:]]

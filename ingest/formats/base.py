@@ -116,6 +116,9 @@ class RawTable:
     """Columns that identify a record across files; a newer copy replaces an older one."""
     replace_by: tuple[str, ...] = ()
     """For day-level exports: columns whose value set a new file replaces (e.g. day and account)."""
+    keep_known: tuple[str, ...] = ()
+    """Columns a newer copy of a record (same ``key``) may leave empty: they keep the older
+    copy's value (see :func:`ingest.loading.merge_known_values`)."""
     timestamp_column: str = ""
     """The column the gate checks for a sane time range."""
     non_negative: tuple[str, ...] = ()
@@ -162,6 +165,11 @@ class ExportFormat(RawTable):
     """``load(con, path, pending_table, file_sha256)`` inserts every row and returns the count.
 
     Raises :class:`FormatError` with a precise reason (row numbers for bad cells)."""
+    load_in_place: Callable[[duckdb.DuckDBPyConnection, Path, str, str, str], int] | None = None
+    """For request-level exports: ``load_in_place(con, path, raw_table, file_sha256, origin)``
+    inserts a well-formed file straight into its raw table, in one statement inside the caller's
+    transaction, skipping the pending copy. It raises (``duckdb.Error`` or :class:`FormatError`)
+    for anything it cannot take exactly; the caller then rolls back and uses ``load``."""
 
     @property
     def name(self) -> str:

@@ -17,27 +17,24 @@ request id, so the same requests exported as CSV and as JSONL count once.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
-
 from ingest.formats.base import KNOWN_PROVIDERS, ExportFormat, Sample
 from ingest.formats.reading import (
     Field,
-    ensure_utc,
+    SqlTime,
+    UsageReader,
     field_exprs,
     field_sources,
     first_count,
     first_of,
+    first_time,
     int_text,
     json_doc,
     json_int_text,
     json_text,
-    load_usage,
     provider_sql,
     raw_columns,
     sample_fields,
-    ts_text,
+    ts_field,
 )
 
 _COUNTS = {
@@ -106,8 +103,11 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
     exprs["request_id"] = (request_id, "VARCHAR")
     exprs["helicone_id"] = (f"COALESCE({first_of(['response_id'], present)}, {request_id})",
                             "VARCHAR")
-    created = text("request_created_at", meta_paths=("$.createdAt",))
-    exprs["request_created_at"] = (ts_text(created), "TIMESTAMPTZ")
+    created = first_time(["request_created_at"], present)
+    if "heliconeMetadata" in present:
+        fallback = f"COALESCE({created}, {json_text(meta, ('$.createdAt',))})"
+        created = SqlTime(fallback) if isinstance(created, SqlTime) else fallback
+    exprs["request_created_at"] = ts_field(created)
     status = int_text(first_of(["response_status"], present))
     if "heliconeMetadata" in present:
         status = first_count(status, json_int_text(meta, ["$.status.code"], "heliconeMetadata"))
@@ -129,42 +129,11 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
     return exprs
 
 
-def _keep_known_values(con: duckdb.DuckDBPyConnection, pending: str) -> None:
-    """Fill what this file leaves empty from the copy of the same request already loaded.
-
-    The same requests arrive as JSONL (model, cost, cache and reasoning counts) and as the CLI CSV
-    (no request id, often no model or cost, no cache counts). The newer copy replaces the older
-    one by key; without this a CSV loaded after the JSONL would erase what the JSONL told.
-    """
-    table = f"raw.{FORMAT.raw_table}"
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = ?",
-        [FORMAT.raw_table],
-    ).fetchone()[0]
-    if not exists:
-        return
-    sets = ", ".join(
-        f'"{c}" = COALESCE({pending}."{c}", r."{c}")' for c in FIELDS if c != "helicone_id"
-    )
-    con.execute(
-        f"UPDATE {pending} SET {sets} FROM {table} AS r WHERE r.helicone_id = {pending}.helicone_id"
-    )
-
-
-def load(con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: str) -> int:
-    """Stream the export (CSV, JSONL or JSON array) into ``pending`` (one row per request)."""
-    ensure_utc(con)
-    rows = load_usage(
-        con,
-        path,
-        pending,
-        file_sha256,
-        [*field_sources(FIELDS), *_READ],
-        _exprs,
-        numeric=[*(source for source, _ in _COUNTS.values()), "response_status"],
-    )
-    _keep_known_values(con, pending)
-    return rows
+READER = UsageReader(
+    wanted=(*field_sources(FIELDS), *_READ),
+    build_exprs=_exprs,
+    numeric=(*(source for source, _ in _COUNTS.values()), "response_status"),
+)
 
 
 FORMAT = ExportFormat(
@@ -173,8 +142,13 @@ FORMAT = ExportFormat(
     raw_table="helicone_requests",
     columns=raw_columns(FIELDS),
     detect=detect,
-    load=load,
+    load=READER.load,
+    load_in_place=READER.load_in_place,
     key=("helicone_id",),
+    # The same requests arrive as JSONL (model, cost, cache and reasoning counts) and as the CLI
+    # CSV (no request id, often no model or cost, no cache counts): a CSV loaded after the JSONL
+    # must not erase what the JSONL told.
+    keep_known=tuple(c for c in FIELDS if c != "helicone_id"),
     timestamp_column="request_created_at",
     non_negative=(*_COUNTS, "cost_usd"),
     required=("helicone_id", "request_created_at"),

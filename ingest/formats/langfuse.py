@@ -19,14 +19,10 @@ Traps handled: in the CSV every cell is quoted and Date cells carry literal quot
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
-
 from ingest.formats.base import ExportFormat, Sample
 from ingest.formats.reading import (
     Field,
-    ensure_utc,
+    UsageReader,
     field_exprs,
     field_sources,
     first_count,
@@ -36,7 +32,6 @@ from ingest.formats.reading import (
     json_int_text,
     json_key_sum_text,
     json_text,
-    load_usage,
     numeric_sources,
     raw_columns,
     sample_fields,
@@ -120,18 +115,11 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
     return exprs
 
 
-def load(con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: str) -> int:
-    """Stream the export (CSV, JSON array or JSONL) into ``pending`` (one row per observation)."""
-    ensure_utc(con)
-    return load_usage(
-        con,
-        path,
-        pending,
-        file_sha256,
-        [*field_sources(FIELDS), *_READ],
-        _exprs,
-        numeric=[*numeric_sources(FIELDS), "totalUsage"],
-    )
+READER = UsageReader(
+    wanted=(*field_sources(FIELDS), *_READ),
+    build_exprs=_exprs,
+    numeric=(*numeric_sources(FIELDS), "totalUsage"),
+)
 
 
 FORMAT = ExportFormat(
@@ -140,7 +128,8 @@ FORMAT = ExportFormat(
     raw_table="langfuse_observations",
     columns=raw_columns(FIELDS),
     detect=detect,
-    load=load,
+    load=READER.load,
+    load_in_place=READER.load_in_place,
     key=("id",),
     timestamp_column="start_time",
     non_negative=(

@@ -15,21 +15,16 @@ verbatim (lower case) and mapped onto meterr's provider names in ``provider``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
-
 from ingest.formats.base import KNOWN_PROVIDERS, ExportFormat, Sample
 from ingest.formats.reading import (
     Field,
-    ensure_utc,
+    UsageReader,
     field_exprs,
     field_sources,
     first_of,
     json_doc,
     json_int_text,
     json_text,
-    load_usage,
     numeric_sources,
     provider_sql,
     raw_columns,
@@ -97,18 +92,11 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
     return exprs
 
 
-def load(con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: str) -> int:
-    """Stream the spend logs (CSV, JSON array or JSONL) into ``pending`` (one row per request)."""
-    ensure_utc(con)
-    return load_usage(
-        con,
-        path,
-        pending,
-        file_sha256,
-        [*field_sources(FIELDS), "metadata"],
-        _exprs,
-        numeric=numeric_sources(FIELDS),
-    )
+READER = UsageReader(
+    wanted=(*field_sources(FIELDS), "metadata"),
+    build_exprs=_exprs,
+    numeric=tuple(numeric_sources(FIELDS)),
+)
 
 
 FORMAT = ExportFormat(
@@ -117,7 +105,8 @@ FORMAT = ExportFormat(
     raw_table="litellm_spend_logs",
     columns=raw_columns(FIELDS),
     detect=detect,
-    load=load,
+    load=READER.load,
+    load_in_place=READER.load_in_place,
     key=("request_id",),
     timestamp_column="start_time",
     non_negative=(

@@ -116,15 +116,20 @@ def _insert_strict(
     file_sha256: str,
     relation: str,
     exprs: dict[str, tuple[str, str]],
+    *,
+    origin: str | None = None,
 ) -> int:
     """One streaming INSERT with strict casts; raises ``duckdb.Error`` (inserting nothing: it is
-    one statement) if any cell does not convert."""
+    one statement) if any cell does not convert. ``origin`` sets ``_origin`` (a pending table has
+    it as its default)."""
     if not exprs:
         raise ValueError("a load needs at least one column")
-    cols = ", ".join(ident(c) for c in ["_file_sha256", "_loaded_at", *exprs])
+    lineage = {"_file_sha256": sql_str(file_sha256), "_loaded_at": "now()::TIMESTAMP"}
+    if origin is not None:
+        lineage["_origin"] = sql_str(origin)
+    cols = ", ".join(ident(c) for c in [*lineage, *exprs])
     strict = ", ".join(
-        [sql_str(file_sha256), "now()::TIMESTAMP"]
-        + [f"CAST(({expr}) AS {dtype})" for expr, dtype in exprs.values()]
+        [*lineage.values()] + [f"CAST(({expr}) AS {dtype})" for expr, dtype in exprs.values()]
     )
     sql = f"INSERT INTO {pending} ({cols}) SELECT {strict} FROM {relation}"
     return con.execute(sql).fetchone()[0]
@@ -158,6 +163,43 @@ def load_usage(
             pass
     with usage_relation(path, names) as (relation, present):
         return insert_typed(con, pending, file_sha256, relation, build_exprs(present))
+
+
+@dataclass(frozen=True)
+class UsageReader:
+    """How a request-level export is read: the export fields selected, the raw columns built
+    from the fields a file holds, and the count fields the typed pass casts directly."""
+
+    wanted: tuple[str, ...]
+    build_exprs: Callable[[Present], dict[str, tuple[str, str]]]
+    numeric: tuple[str, ...]
+
+    def load(
+        self, con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: str
+    ) -> int:
+        """:func:`load_usage` into ``pending``: typed pass, else the text pass that reports rows."""
+        ensure_utc(con)
+        return load_usage(
+            con, path, pending, file_sha256, self.wanted, self.build_exprs, numeric=self.numeric
+        )
+
+    def load_in_place(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        table: str,
+        file_sha256: str,
+        origin: str,
+    ) -> int:
+        """The typed pass alone, straight into ``table`` (the raw table, inside the caller's
+        transaction). Raises ``duckdb.Error`` or :class:`FormatError` for anything it cannot take
+        exactly; the caller then rolls back and uses :meth:`load`, which says which rows are bad.
+        """
+        ensure_utc(con)
+        with usage_relation(path, self.wanted, numeric=self.numeric) as (relation, present):
+            return _insert_strict(
+                con, table, file_sha256, relation, self.build_exprs(present), origin=origin
+            )
 
 
 def _insert_typed_exact(
@@ -334,17 +376,25 @@ def json_array_readable(path: Path) -> Iterator[Path]:
 
 
 class Present(set):
-    """The wanted fields a file holds; ``numeric`` are counts the typed pass checks and casts
-    directly (see :func:`int_text`) instead of going through the text clean-up."""
+    """The wanted fields a file holds. In the typed pass (``typed``, on when ``numeric`` is given)
+    ``numeric`` are counts checked and cast directly (see :func:`int_text`) and times are cast
+    directly (see :func:`ts_text`) instead of going through the text clean-up."""
 
     def __init__(self, names: Iterable[str], numeric: Iterable[str] = ()) -> None:
         super().__init__(names)
-        self.numeric = frozenset(numeric) & frozenset(self)
+        numeric = frozenset(numeric)
+        self.typed = bool(numeric)
+        self.numeric = numeric & frozenset(self)
 
 
 class SqlNumber(str):
     """SQL for a count field in the typed pass: raw text as read, or (from :func:`int_text`) a
     BIGINT (see :func:`first_of`)."""
+
+
+class SqlTime(str):
+    """SQL for a time field in the typed pass: raw text as read, or (from :func:`ts_text`) a UTC
+    TIMESTAMP (see :func:`first_time`)."""
 
 
 @contextmanager
@@ -405,6 +455,14 @@ def first_of(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] =
     return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
 
 
+def first_time(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] = ("",)) -> str:
+    """:func:`first_of` for a time field; in the typed pass the raw value (a :class:`SqlTime`)."""
+    chosen = [ident(s) for s in sources if s in present]
+    if chosen and getattr(present, "typed", False):
+        return SqlTime(chosen[0] if len(chosen) == 1 else f"COALESCE({', '.join(chosen)})")
+    return first_of(sources, present, nulls)
+
+
 def int_text(expr: str) -> str:
     """An integer count as text; '12.0' is fine, '12.5' or '1,234' stays visibly wrong.
 
@@ -441,13 +499,29 @@ def ts_text(expr: str) -> str:
     """A time as ISO text: literal quotes stripped (Langfuse CSV), Unix seconds converted to UTC.
 
     Offsets are kept (the TIMESTAMPTZ cast honours them); offset-less text is UTC.
+
+    In the typed pass (a :class:`SqlTime`) the value is cast at once to a UTC TIMESTAMP, literal
+    quotes stripped. A value it cannot take as the text pass would (an empty cell, Unix seconds,
+    spaces outside the quotes) makes the cast fail, and the text pass takes the file; a value it
+    takes becomes what the text pass makes of it.
     """
+    if isinstance(expr, SqlTime):
+        unquoted = f"CASE WHEN contains({expr}, '\"') THEN trim({expr}, '\"') ELSE {expr} END"
+        # epoch_us of a TIMESTAMPTZ is UTC: the same instant as a plain TIMESTAMP, without the
+        # time zone conversion a cast would do (a third of this column's load time).
+        return SqlTime(f"make_timestamp(epoch_us(CAST({unquoted} AS TIMESTAMPTZ)))")
     value = f"trim({expr}, '\"')"
     return (
         f"CASE WHEN regexp_full_match({value}, '[0-9]{{1,11}}(\\.0+)?') THEN "
         f"strftime(make_timestamp(CAST({value} AS BIGINT) * 1000000), '%Y-%m-%dT%H:%M:%S') || 'Z' "
         f"ELSE {value} END"
     )
+
+
+def ts_field(expr: str) -> tuple[str, str]:
+    """``insert_typed``'s (expression, type) for a time from :func:`first_time`'s ``expr``."""
+    value = ts_text(expr)
+    return value, "TIMESTAMP" if isinstance(value, SqlTime) else "TIMESTAMPTZ"
 
 
 def bool_text(expr: str) -> str:
@@ -577,11 +651,12 @@ def field_exprs(
     for name, field in fields.items():
         if not field.sources:
             continue
+        if field.kind == "ts":
+            exprs[name] = ts_field(first_time(field.sources, present, nulls))
+            continue
         value = first_of(field.sources, present, nulls)
         if field.kind == "int":
             exprs[name] = (int_text(value), field.sql_type)
-        elif field.kind == "ts":
-            exprs[name] = (ts_text(value), "TIMESTAMPTZ")
         elif field.kind == "bool":
             exprs[name] = (bool_text(value), field.sql_type)
         elif field.kind == "lower":
