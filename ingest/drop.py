@@ -1,9 +1,10 @@
 """Processing the drop folder: each file is detected, loaded, gated and committed on its own.
 
 For every pending file: unpack it (gz/zip/encodings), hash each member, skip content already
-loaded, detect the format from content, stream it into a pending table, validate every row with
-the great-expectations gate, and commit rows plus ledger entry in one transaction. The file then
-moves to ``archive/``; a file that fails anywhere moves to ``quarantine/`` with
+loaded, detect the format from content, stream it into a pending table (or, for a well-formed
+request-level export, straight into its raw table inside an open transaction), validate every row
+with the great-expectations gate, and commit rows plus ledger entry in one transaction. The file
+then moves to ``archive/``; a file that fails anywhere moves to ``quarantine/`` with
 ``NAME.error.json`` beside it. One bad file never stops the batch.
 """
 

@@ -4,7 +4,8 @@ A format module builds one :class:`ExportFormat`. The registry in ``ingest.forma
 format's ``detect`` on a decoded sample of the file's head, in order, and the first that says yes
 loads the file. Loaders stream with DuckDB (``read_csv`` / ``read_json``) into a *pending* table
 that has the raw table's columns; the gate validates it and only then is it committed to
-``raw.<table>``.
+``raw.<table>``. Request-level formats also offer ``load_in_place``: the same rows inserted
+straight into ``raw.<table>`` inside a transaction the gate runs in (see ``ingest.loading``).
 """
 
 from __future__ import annotations
