@@ -125,22 +125,21 @@ def settle_in_place(
     *,
     extra_statements: tuple[tuple[str, list], ...] = (),
 ) -> None:
-    """Finish an in-place batch and COMMIT: number its rows in file order, drop the older copies
-    of its records (same key), run ``extra_statements`` (the ledger row).
+    """Finish an in-place batch: drop the older copies of its records (same key), run
+    ``extra_statements`` (the ledger row) and COMMIT. Its rows are numbered afterwards
+    (:func:`number_rows`).
 
     The caller began the transaction, inserted the batch with one statement and gated it; on an
     exception it rolls back.
     """
     target = table.qualified_table
     digest = sql_str(file_sha256)
-    # One INSERT appends the file's rows, in file order, to this transaction's local storage,
-    # whose row ids are consecutive: the file's row number is the offset from the first.
-    con.execute(
-        f"UPDATE {target} SET _row_number = rowid - "
-        f"(SELECT min(rowid) FROM {target} WHERE _file_sha256 = {digest}) + 1 "
-        f"WHERE _file_sha256 = {digest}"
-    )
-    if table.key:
+    # A first load into an empty table has nothing to replace (and hashing millions of keys
+    # to find that out costs a second).
+    older = con.execute(
+        f"SELECT 1 FROM {target} WHERE _file_sha256 IS DISTINCT FROM {digest} LIMIT 1"
+    ).fetchone()
+    if table.key and older:
         keys = ", ".join(f'"{k}"' for k in table.key)
         match = " AND ".join(f't."{k}" = p."{k}"' for k in table.key)
         con.execute(
@@ -151,3 +150,22 @@ def settle_in_place(
     for sql, params in extra_statements:
         con.execute(sql, params)
     con.execute("COMMIT")
+
+
+def number_rows(con: duckdb.DuckDBPyConnection, table: RawTable) -> None:
+    """Fill ``_row_number`` (file order, from 1) for rows committed without it: in-place batches.
+
+    Each such file's rows were appended in file order by one INSERT and sit together in the
+    table, so a row's number is its row id minus its file's first. This runs after the batch's
+    commit, on purpose: updating rows still in the transaction makes DuckDB copy the whole batch
+    into its write-ahead log at commit (seconds per million rows) instead of pointing at the
+    blocks already written. A run stopped between the two leaves the rows unnumbered, not wrong,
+    and the next in-place load of the table numbers them.
+    """
+    target = table.qualified_table
+    con.execute(
+        f"UPDATE {target} AS t SET _row_number = t.rowid - f.first_rowid + 1 "
+        f"FROM (SELECT _file_sha256, min(rowid) AS first_rowid FROM {target} "
+        f"WHERE _row_number IS NULL GROUP BY _file_sha256) AS f "
+        f"WHERE t._file_sha256 = f._file_sha256 AND t._row_number IS NULL"
+    )

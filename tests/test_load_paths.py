@@ -283,3 +283,34 @@ def test_in_place_load_replaces_older_copies_of_the_same_requests(tmp_path: Path
     assert rows[0][2] == 1
     assert [r[2] for r in rows[1:]] == list(range(1, len(records)))
     assert [r[1] for r in rows[1:]] == [int(r["completion_tokens"]) for r in records[1:]]
+
+
+def test_rows_left_unnumbered_are_numbered_by_the_next_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row numbers are written just after the commit; if a run stops in between, the next
+    in-place load of the table numbers the earlier file's rows too, each file from 1."""
+    records = _helicone_records()
+    first = tmp_path / "first.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in records[:3]))
+    second = tmp_path / "second.jsonl"
+    second.write_text("".join(json.dumps(r) + "\n" for r in records[3:]))
+    with monkeypatch.context() as patch:
+        patch.setattr(drop, "number_rows", lambda con, table: None)
+        home, outcomes = _drop_and_process(tmp_path / "home", [first])
+    assert [row[1] for row in _warehouse_rows(home, "helicone")] == [None] * 3
+    shutil.copyfile(second, home.drop / second.name)
+    outcomes += drop.process_drop_folder(home)
+    assert [o.status for o in outcomes] == ["loaded", "loaded"]
+    with connect(home, write=False) as con:
+        numbered = con.execute(
+            "SELECT _file_sha256, request_id, _row_number FROM raw.helicone_requests "
+            "ORDER BY _file_sha256, _row_number"
+        ).fetchall()
+    by_file = {o.file_sha256: [] for o in outcomes}
+    for sha, request_id, number in numbered:
+        by_file[sha].append((request_id, number))
+    expected_first = [(r["request_id"], n) for n, r in enumerate(records[:3], start=1)]
+    expected_second = [(r["request_id"], n) for n, r in enumerate(records[3:], start=1)]
+    assert by_file[outcomes[0].file_sha256] == expected_first
+    assert by_file[outcomes[1].file_sha256] == expected_second
