@@ -215,29 +215,10 @@ def _process_member(
     merge_known_values(con, fmt, pending)
     gate = quality.validate(con, fmt, pending, now=now)
     if not gate.passed:
-        return FileOutcome(
-            name,
-            "quarantined",
-            rows,
-            gate.reason(),
-            fmt.name,
-            digest,
-            fmt.qualified_table,
-            gate.failures,
-        )
-    ledger_row = ledger.row_params(
-        digest,
-        name,
-        fmt.name,
-        "loaded",
-        rows,
-        None,
-        raw_table=fmt.qualified_table,
-        origin=origin,
-        at=now,
-    )
+        return _gate_failed(name, rows, gate, fmt, digest)
+    ledger_row = _loaded_ledger_row(name, rows, fmt, digest, origin, now)
     commit_batch(con, fmt, pending, extra_statements=((ledger.INSERT, ledger_row),))
-    return FileOutcome(name, "loaded", rows, None, fmt.name, digest, fmt.qualified_table)
+    return _loaded(name, rows, fmt, digest)
 
 
 def _load_in_place(
@@ -264,27 +245,8 @@ def _load_in_place(
         gate = quality.validate(con, fmt, in_place_rows(fmt, digest), now=now)
         if not gate.passed:
             con.execute("ROLLBACK")
-            return FileOutcome(
-                name,
-                "quarantined",
-                rows,
-                gate.reason(),
-                fmt.name,
-                digest,
-                fmt.qualified_table,
-                gate.failures,
-            )
-        ledger_row = ledger.row_params(
-            digest,
-            name,
-            fmt.name,
-            "loaded",
-            rows,
-            None,
-            raw_table=fmt.qualified_table,
-            origin=origin,
-            at=now,
-        )
+            return _gate_failed(name, rows, gate, fmt, digest)
+        ledger_row = _loaded_ledger_row(name, rows, fmt, digest, origin, now)
         settle_in_place(con, fmt, digest, extra_statements=((ledger.INSERT, ledger_row),))
     except BaseException:
         _rollback(con)
@@ -295,6 +257,43 @@ def _load_in_place(
         # The rows and their ledger entry are committed: a missing row number is lineage left
         # for the next load of this table to fill, not a reason to quarantine the file.
         log.warning("%s: rows loaded but not yet numbered: %s", name, exc)
+    return _loaded(name, rows, fmt, digest)
+
+
+def _gate_failed(
+    name: str, rows: int, gate: quality.GateResult, fmt: ExportFormat, digest: str
+) -> FileOutcome:
+    """A file whose rows the gate rejected (nothing of it was committed)."""
+    return FileOutcome(
+        name,
+        "quarantined",
+        rows,
+        gate.reason(),
+        fmt.name,
+        digest,
+        fmt.qualified_table,
+        gate.failures,
+    )
+
+
+def _loaded_ledger_row(
+    name: str, rows: int, fmt: ExportFormat, digest: str, origin: str, now: datetime
+) -> list:
+    """The ledger row committed in the same transaction as a file's rows."""
+    return ledger.row_params(
+        digest,
+        name,
+        fmt.name,
+        "loaded",
+        rows,
+        None,
+        raw_table=fmt.qualified_table,
+        origin=origin,
+        at=now,
+    )
+
+
+def _loaded(name: str, rows: int, fmt: ExportFormat, digest: str) -> FileOutcome:
     return FileOutcome(name, "loaded", rows, None, fmt.name, digest, fmt.qualified_table)
 
 
