@@ -49,6 +49,20 @@ def _rows(path: Path, format_name: str) -> list[tuple]:
         return con.execute(f"SELECT {names} FROM {pending} ORDER BY rowid").fetchall()
 
 
+def _helicone_records() -> list[dict]:
+    """The Helicone JSONL fixture's records (prompt bodies included, as exported)."""
+    return [
+        json.loads(line)
+        for line in (FIXTURES / "helicone/output.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
 def _without_typed_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     original = reading.load_usage
 
@@ -100,16 +114,12 @@ def test_times_load_the_same_in_both_passes(
 ) -> None:
     """Offsets, literal quotes, spaces, Unix seconds, empty cells: whichever pass takes the file,
     each time becomes the same UTC instant (or the same NULL)."""
-    records = [
-        json.loads(line)
-        for line in (FIXTURES / "helicone/output.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
+    records = _helicone_records()
     for record, value in zip(records, times, strict=False):
         record["request_created_at"] = value
         record["response_created_at"] = value
     path = tmp_path / "export.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _write_jsonl(path, records)
     fast = _rows(path, "helicone")
     with monkeypatch.context() as patch:
         _without_typed_pass(patch)
@@ -123,14 +133,10 @@ def test_a_count_that_is_not_a_whole_number_is_reported_by_row(
 ) -> None:
     """What the text pass rejects, the typed pass must not quietly accept (JSON ``true`` would
     cast to 1, ``1e3`` to 1000)."""
-    records = [
-        json.loads(line)
-        for line in (FIXTURES / "helicone/output.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
+    records = _helicone_records()
     records[1]["prompt_tokens"] = value
     path = tmp_path / "export.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _write_jsonl(path, records)
     with pytest.raises(FormatError) as err:
         _rows(path, "helicone")
     assert "row 2: prompt_tokens" in str(err.value)
@@ -138,17 +144,13 @@ def test_a_count_that_is_not_a_whole_number_is_reported_by_row(
 
 def test_counts_written_as_text_still_load(tmp_path: Path) -> None:
     """A count given as a JSON string ("12") or as "12.0" is fine, as in the text pass."""
-    records = [
-        json.loads(line)
-        for line in (FIXTURES / "helicone/output.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
+    records = _helicone_records()
     expected = _rows(FIXTURES / "helicone/output.jsonl", "helicone")
     records[0]["prompt_tokens"] = f"{records[0]['prompt_tokens']}.0"
     records[1]["completion_tokens"] = str(records[1]["completion_tokens"])
     records[2]["total_tokens"] = f" {records[2]['total_tokens']} "
     path = tmp_path / "export.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _write_jsonl(path, records)
     assert _rows(path, "helicone") == expected
 
 
@@ -215,14 +217,6 @@ def test_in_place_load_commits_what_the_pending_copy_commits(
     assert row_numbers == list(range(1, len(fast) + 1))
 
 
-def _helicone_records() -> list[dict]:
-    return [
-        json.loads(line)
-        for line in (FIXTURES / "helicone/output.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
-
-
 def test_in_place_batch_that_fails_the_gate_leaves_nothing(tmp_path: Path) -> None:
     """A negative count reads fine but fails the gate: the open transaction is rolled back, the
     earlier file's rows stay as they were, and the ledger has no 'loaded' row for it."""
@@ -232,7 +226,7 @@ def test_in_place_batch_that_fails_the_gate_leaves_nothing(tmp_path: Path) -> No
     records = _helicone_records()
     records[0]["prompt_tokens"] = -5
     bad = tmp_path / "negative.jsonl"
-    bad.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _write_jsonl(bad, records)
     home, outcomes = _drop_and_process(tmp_path, [bad])
     assert outcomes[0].status == "quarantined"
     assert "prompt_tokens" in outcomes[0].reason
@@ -250,7 +244,7 @@ def test_in_place_load_falls_back_to_the_checked_load_for_bad_cells(tmp_path: Pa
     records = _helicone_records()
     records[2]["completion_tokens"] = "many"
     bad = tmp_path / "bad.jsonl"
-    bad.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _write_jsonl(bad, records)
     home, outcomes = _drop_and_process(tmp_path, [bad])
     assert outcomes[0].status == "quarantined"
     assert "row 3: completion_tokens" in outcomes[0].reason
@@ -261,11 +255,11 @@ def test_in_place_load_replaces_older_copies_of_the_same_requests(tmp_path: Path
     """A newer export overlapping an older one: each request once, the newer copy's values."""
     records = _helicone_records()
     older = tmp_path / "older.jsonl"
-    older.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _write_jsonl(older, records)
     for record in records:
         record["completion_tokens"] = int(record["completion_tokens"] or 0) + 1
     newer = tmp_path / "newer.jsonl"
-    newer.write_text("".join(json.dumps(r) + "\n" for r in records[1:]))
+    _write_jsonl(newer, records[1:])
     home, outcomes = _drop_and_process(tmp_path / "home", [older])
     shutil.copyfile(newer, home.drop / newer.name)
     outcomes += drop.process_drop_folder(home)
@@ -292,9 +286,9 @@ def test_rows_left_unnumbered_are_numbered_by_the_next_load(
     in-place load of the table numbers the earlier file's rows too, each file from 1."""
     records = _helicone_records()
     first = tmp_path / "first.jsonl"
-    first.write_text("".join(json.dumps(r) + "\n" for r in records[:3]))
+    _write_jsonl(first, records[:3])
     second = tmp_path / "second.jsonl"
-    second.write_text("".join(json.dumps(r) + "\n" for r in records[3:]))
+    _write_jsonl(second, records[3:])
     with monkeypatch.context() as patch:
         patch.setattr(drop, "number_rows", lambda con, table: None)
         home, outcomes = _drop_and_process(tmp_path / "home", [first])
