@@ -878,6 +878,73 @@ def test_rebuild_reprices_only_the_days_that_changed(tmp_path: Path) -> None:
     assert _contents(warehouse)[daily] == incremental[daily]
 
 
+# The measures int_usage_priced_daily sums, and what says how each record was priced.
+DAILY_SUMS = (
+    "record_count, request_count, input_tokens, cached_input_tokens, cache_write_tokens, "
+    "cache_write_1h_tokens, output_tokens, billed_cost_usd, list_cost_usd, input_cost_usd, "
+    "cached_input_cost_usd, cache_write_cost_usd, cache_write_1h_cost_usd, output_cost_usd, "
+    "catalogue_list_cost_usd"
+)
+DAILY_GRAIN = (
+    "usage_date, source, provider, model, user_id, service_tier, is_long_context, is_priced, "
+    "unpriced_reason, price_source, context_tier, context_tier_basis, input_per_mtok, "
+    "output_per_mtok, billed_cost_usd is not null, list_cost_usd is not null"
+)
+
+
+def test_daily_pricing_of_sums_equals_pricing_each_record(tmp_path: Path) -> None:
+    """int_usage_priced_daily sums records priced alike before pricing them; every sum must be
+    exactly what pricing each record (int_usage_priced) and adding up gives."""
+    day = JUNE[0]
+    sonnet = {**SONNET, "usage_date": day, "source": "helicone", "user_id": "u1"}
+    gpt = {**GPT4O, "usage_date": day, "source": "helicone", "user_id": "u1"}
+    rows = [
+        # Single requests below and above Sonnet's 200k long-context threshold, with and without
+        # cache reads and 1-hour cache writes, some with a billed cost.
+        {**sonnet, "input_tokens": 1_000, "output_tokens": 200},
+        {**sonnet, "input_tokens": 3_000, "output_tokens": 10, "cached_input_tokens": 500},
+        {**sonnet, "input_tokens": 150_000, "cache_write_tokens": 70_000, "output_tokens": 9},
+        {**sonnet, "input_tokens": 230_000, "output_tokens": 1_000},
+        {**sonnet, "input_tokens": 5, "cache_write_tokens": 40, "cache_write_1h_tokens": 40},
+        {**sonnet, "input_tokens": 7, "billed_cost_usd": Decimal("0.000123456789")},
+        {**sonnet, "input_tokens": 9, "billed_cost_usd": Decimal("0.000000000001")},
+        # An aggregated record (its size cannot pick a tier) and records with nothing in them.
+        {**sonnet, "request_count": 10, "input_tokens": 300_000, "output_tokens": 3},
+        {**sonnet, "request_count": 0, "output_tokens": 50},
+        {**sonnet},
+        # gpt-4o: standard, a tier nobody prices, a model nobody knows; another user.
+        {**gpt, "input_tokens": 333, "output_tokens": 77},
+        {**gpt, "input_tokens": 1, "output_tokens": 1, "user_id": "u2"},
+        {**gpt, "input_tokens": 12, "service_tier": "flex"},
+        {**gpt, "input_tokens": 12, "service_tier": "flex", "billed_cost_usd": Decimal("0.5")},
+        {**gpt, "model": "no-such-model", "input_tokens": 40},
+        {**gpt, "model": "no-such-model", "output_tokens": 40},
+    ]
+    rows = [
+        {**row, "request_id": f"r{n}", "_file_sha256": f"f{n % 3}"} for n, row in enumerate(rows)
+    ]
+    warehouse = build_from_union(
+        tmp_path / "dbt", rows, select=("+int_usage_priced", "+int_usage_priced_daily")
+    )
+    records = query(
+        warehouse,
+        f"select {DAILY_GRAIN}, count(*) as record_count, "
+        + ", ".join(f"sum({c})" for c in DAILY_SUMS.split(", ")[1:])
+        + " from intermediate.int_usage_priced group by all order by all",
+    )
+    daily = query(
+        warehouse,
+        f"select {DAILY_GRAIN}, "
+        + ", ".join(f"sum({c})" for c in DAILY_SUMS.split(", "))
+        + " from intermediate.int_usage_priced_daily group by all order by all",
+    )
+    assert daily == records
+    # The rows really hold different prices and tiers (the sums were not all alike).
+    assert {row[10:12] for row in daily} >= {(0, "per_request"), (1, "per_request")}
+    assert {row[11] for row in daily} >= {"assumed_base"}
+    assert {row[8] for row in daily} >= {"unknown_model", "unpriced_service_tier"}
+
+
 def test_price_override_reprices_every_day_of_its_model(tmp_path: Path) -> None:
     work = tmp_path / "dbt"
     select = ("+tag:accounting", "+fct_usage_daily")

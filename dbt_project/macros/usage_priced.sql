@@ -4,11 +4,19 @@
 
   days_filter: none for every record, else a SQL condition on usage_date (e.g.
   "usage_date in (date '2026-05-04')") that keeps only the records of the days to price.
+
+  grouped: false gives one row per record. true first sums the records that are priced alike
+  (same day, dimensions, tier key, and the same answer record by record to every test the
+  pricing makes: which token buckets are zero, whether it is a single request, whether it has a
+  billed cost, tokens, requests), then prices each sum; record_count says how many records a row
+  sums and _file_cost_hash is their part of the day fingerprint. A price is per token, and the
+  decimal arithmetic is exact, so pricing a sum gives exactly the sum of the records' prices;
+  millions of records become thousands of rows before the joins and the decimal work.
 -#}
-{% macro usage_priced_sql(days_filter=none) %}
+{% macro usage_priced_sql(days_filter=none, grouped=false) %}
 with
 
-usage as (
+records as (
 
     select
         *,
@@ -45,18 +53,67 @@ thresholds as (
 -- threshold (of any price) the request is above, so "request above threshold t" is exactly
 -- "tier_key >= t" for every threshold t: records are priced per key (thousands), not one by one
 -- (millions), and the key's price joins back to each record.
-keyed_usage as (
+keyed_records as (
 
     select
-        usage.*,
+        records.*,
+        records.request_input_tokens is not null as is_single_request,
         list_max(list_filter(
-            thresholds.all_thresholds, lambda threshold: threshold < usage.request_input_tokens
+            thresholds.all_thresholds, lambda threshold: threshold < records.request_input_tokens
         )) as tier_key
 
-    from usage
+    from records
     cross join thresholds
 
 ),
+
+{% if grouped -%}
+-- Records that every test below answers alike, summed (the sign of a bucket decides whether
+-- "tokens = 0" holds for each record and for their sum).
+keyed_usage as (
+
+    select
+        usage_date,
+        source,
+        provider,
+        model,
+        project_id,
+        api_key_id,
+        user_id,
+        integration_id,
+        service_tier,
+        is_long_context,
+        tier_key,
+        is_single_request,
+        billed_cost_usd is not null as _has_billed_cost,
+        input_tokens + cached_input_tokens + cache_write_tokens + output_tokens > 0 as _has_tokens,
+        request_count > 0 as _has_requests,
+        sign(input_tokens) as _input_sign,
+        sign(cached_input_tokens) as _cached_input_sign,
+        sign(cache_write_tokens - cache_write_1h_tokens) as _cache_write_5m_sign,
+        sign(cache_write_1h_tokens) as _cache_write_1h_sign,
+        sign(output_tokens) as _output_sign,
+        cast(count(*) as bigint) as record_count,
+        cast(sum(hash(_file_sha256, billed_cost_usd)) as hugeint) as _file_cost_hash,
+        cast(sum(request_count) as bigint) as request_count,
+        cast(sum(input_tokens) as bigint) as input_tokens,
+        cast(sum(cached_input_tokens) as bigint) as cached_input_tokens,
+        cast(sum(cache_write_tokens) as bigint) as cache_write_tokens,
+        cast(sum(cache_write_1h_tokens) as bigint) as cache_write_1h_tokens,
+        cast(sum(output_tokens) as bigint) as output_tokens,
+        cast(sum(billed_cost_usd) as decimal(38, 12)) as billed_cost_usd
+
+    from keyed_records
+    group by all
+
+),
+{%- else -%}
+keyed_usage as (
+
+    select * from keyed_records
+
+),
+{%- endif %}
 
 price_keys as (
 
@@ -244,7 +301,9 @@ priced as (
 final as (
 
     select
+        {%- if not grouped %}
         usage_ts,
+        {%- endif %}
         usage_date,
         source,
         provider,
@@ -253,7 +312,12 @@ final as (
         api_key_id,
         user_id,
         integration_id,
+        {%- if grouped %}
+        record_count,
+        _file_cost_hash,
+        {%- else %}
         request_id,
+        {%- endif %}
         request_count,
         input_tokens,
         cached_input_tokens,
@@ -284,7 +348,7 @@ final as (
             when not has_price then null
             when not has_tiered_prices then 'flat'
             when is_long_context is not null then 'source_reported'
-            when request_input_tokens is not null then 'per_request'
+            when is_single_request then 'per_request'
             else 'assumed_base'
         end as context_tier_basis,
         catalogue_model_id,
@@ -307,8 +371,10 @@ final as (
         cast(catalogue_cache_write_rate as decimal(18, 9)) as catalogue_cache_write_per_mtok,
         cast(catalogue_cache_write_1h_rate as decimal(18, 9))
             as catalogue_cache_write_1h_per_mtok,
-        cast(catalogue_output_rate as decimal(18, 9)) as catalogue_output_per_mtok,
+        cast(catalogue_output_rate as decimal(18, 9)) as catalogue_output_per_mtok
+        {%- if not grouped %},
         _file_sha256
+        {%- endif %}
 
     from priced
 

@@ -120,26 +120,29 @@
 
 with
 
-day_fingerprints as (
-
-    select usage_date, {{ day_fingerprint }} as day_fingerprint
-    from {{ ref('int_usage_normalized') }}
-    {%- if days_filter is not none %}
-    where {{ days_filter }}
-    {%- endif %}
-    group by usage_date
-
-),
-
 price_fingerprints as (
 
     {{ model_price_fingerprints }}
 
 ),
 
+-- Records priced alike are summed before pricing (macros/usage_priced.sql, grouped).
 usage_priced as (
 
-    {{ usage_priced_sql(days_filter) }}
+    {{ usage_priced_sql(days_filter, grouped=true) }}
+
+),
+
+-- The day fingerprint of the records those rows sum: the same value as computed over the
+-- records themselves (changed_days_sql above).
+day_fingerprints as (
+
+    select
+        usage_date,
+        hash(cast(sum(record_count) as bigint), cast(sum(_file_cost_hash) as hugeint))
+            as day_fingerprint
+    from usage_priced
+    group by usage_date
 
 ),
 
@@ -181,7 +184,7 @@ daily as (
         list_cost_usd is not null as has_list_cost,
         input_tokens + cached_input_tokens + cache_write_tokens + output_tokens > 0 as has_tokens,
         request_count > 0 as has_requests,
-        cast(count(*) as bigint) as record_count,
+        cast(sum(record_count) as bigint) as record_count,
         cast(sum(request_count) as bigint) as request_count,
         cast(sum(input_tokens) as bigint) as input_tokens,
         cast(sum(cached_input_tokens) as bigint) as cached_input_tokens,
