@@ -172,11 +172,11 @@ def _process_member(
     con: duckdb.DuckDBPyConnection,
     name: str,
     path: Path,
+    digest: str,
     origin: str,
     now: datetime,
     workdir: Path,
 ) -> FileOutcome:
-    digest = ledger.sha256_of(path)
     if ledger.already_loaded(con, digest):
         return FileOutcome(name, "duplicate", file_sha256=digest)
     sample = read_sample(path, name)
@@ -201,6 +201,8 @@ def _process_member(
         return FileOutcome(
             name, "quarantined", file_sha256=digest, reason=unknown_format_reason(sample)
         )
+    # The gate's library loads while the rows are read (the insert leaves the interpreter free).
+    quality.load_in_background()
     if fmt.load_in_place is not None:
         outcome = _load_in_place(con, fmt, name, path, digest, origin, now)
         if outcome is not None:
@@ -318,7 +320,9 @@ def process_file(
         for member in iter_members(path, workdir):
             try:
                 outcomes.append(
-                    _process_member(con, member.name, member.path, origin, now, workdir)
+                    _process_member(
+                        con, member.name, member.path, member.sha256, origin, now, workdir
+                    )
                 )
             except (duckdb.Error, UnicodeError, OSError) as exc:
                 outcomes.append(

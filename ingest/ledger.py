@@ -46,7 +46,7 @@ def sha256_of(path: Path) -> str:
     """SHA-256 of a file's bytes, streamed."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(1024 * 1024):
+        while chunk := handle.read(8 * 1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,8 +44,41 @@ class GateResult:
         return "failed the quality gate: " + "; ".join(self.failures)
 
 
-@lru_cache(maxsize=1)
+# Loading great-expectations takes seconds; the first caller loads it, any other waits for it.
+_GX_LOADING = threading.RLock()
+_LOADER: threading.Thread | None = None
+
+
+def load_in_background() -> None:
+    """Start loading great-expectations and the gate's data context in a background thread
+    (once per process; later calls do nothing).
+
+    Loading is seconds of Python work; DuckDB reading a file into a table lets go of the
+    interpreter meanwhile, so a load started just before a batch's insert is ready by the time the
+    gate needs it instead of being paid for after the insert.
+    """
+
+    global _LOADER
+    if _LOADER is not None:
+        return
+
+    def load() -> None:
+        try:
+            _batch_definition()
+        except Exception:  # the gate's own call loads again and reports the error
+            log.debug("loading great-expectations in the background failed", exc_info=True)
+
+    _LOADER = threading.Thread(target=load, name="meterr-gx-load", daemon=True)
+    _LOADER.start()
+
+
 def _gx() -> Any:
+    with _GX_LOADING:
+        return _load_gx()
+
+
+@lru_cache(maxsize=1)
+def _load_gx() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     with warnings.catch_warnings():
@@ -53,8 +87,13 @@ def _gx() -> Any:
     return gx
 
 
-@lru_cache(maxsize=1)
 def _batch_definition() -> Any:
+    with _GX_LOADING:
+        return _load_batch_definition()
+
+
+@lru_cache(maxsize=1)
+def _load_batch_definition() -> Any:
     gx = _gx()
     context = gx.get_context(mode="ephemeral")
     from great_expectations.data_context.types.base import ProgressBarsConfig

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import hashlib
 import json
 import re
 import shutil
@@ -44,7 +45,7 @@ MAX_RATIO = 200
 RATIO_ALLOWANCE = 10 * 1024 * 1024
 MAX_MEMBERS = 1000
 SAMPLE_BYTES = 64 * 1024
-COPY_CHUNK = 1024 * 1024
+COPY_CHUNK = 8 * 1024 * 1024
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -70,6 +71,8 @@ class Member:
     """Display name: the file name, or ``archive.zip:inner/name.csv`` for a member."""
     path: Path
     """A UTF-8 file on disk DuckDB can read (the original where no conversion was needed)."""
+    sha256: str
+    """SHA-256 of the bytes at ``path`` (what the ledger knows the content by)."""
 
 
 def _container(path: Path) -> str:
@@ -146,20 +149,24 @@ def _check_nested(path: Path, display: str) -> None:
         raise UnreadableFileError(f"{display}: an archive inside an archive is not supported")
 
 
-def check_lines(path: Path, display: str) -> None:
-    """Refuse a file with a line longer than ``MAX_RECORD_BYTES`` (JSON arrays excepted).
+def scan_member(path: Path, display: str) -> str:
+    """Refuse a file with a line longer than ``MAX_RECORD_BYTES`` (JSON arrays excepted) and
+    return the SHA-256 of its bytes: one streaming pass for both, so a large file is read once.
 
-    One streaming pass; only the first and last newline of each chunk are looked at, since the
-    lines between lie inside one chunk (smaller than the limit).
+    Only the first and last newline of each chunk are looked at, since the lines between lie
+    inside one chunk (smaller than the limit).
     """
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        if handle.read(SAMPLE_BYTES).lstrip(b" \t\r\n").startswith(b"["):
-            # A JSON array (Langfuse writes one on a single line); DuckDB parses it per record.
-            return
+        # A JSON array (Langfuse writes one on a single line); DuckDB parses it per record.
+        array = handle.read(SAMPLE_BYTES).lstrip(b" \t\r\n").startswith(b"[")
         handle.seek(0)
         carry = 0
         lines_before = 0
         while chunk := handle.read(COPY_CHUNK):
+            digest.update(chunk)
+            if array:
+                continue
             first = chunk.find(b"\n")
             if first < 0:
                 carry += len(chunk)
@@ -171,7 +178,7 @@ def check_lines(path: Path, display: str) -> None:
             if carry > MAX_RECORD_BYTES:
                 break
         else:
-            return
+            return digest.hexdigest()
     raise UnsafeFileError(
         f"{display}: line {lines_before + 1} is longer than {MAX_RECORD_BYTES:,} bytes; refused "
         "(no usage record is that long)"
@@ -234,8 +241,7 @@ def _zip_members(path: Path, workdir: Path) -> list[Member]:
                 raise UnreadableFileError(f"{display}: cannot be decompressed ({exc})") from exc
             _check_nested(out, display)
             readable = _decode_to_utf8(out, workdir, f"zip-{index}", display)
-            check_lines(readable, display)
-            members.append(Member(display, readable))
+            members.append(Member(display, readable, scan_member(readable, display)))
     return members
 
 
@@ -255,14 +261,12 @@ def iter_members(path: Path, workdir: Path) -> Iterator[Member]:
             _inflate(stream, inner, path.stat().st_size, path.name, MAX_INFLATED_BYTES)
         _check_nested(inner, path.name)
         readable = _decode_to_utf8(inner, workdir, "gz", path.name)
-        check_lines(readable, path.name)
-        yield Member(name, readable)
+        yield Member(name, readable, scan_member(readable, path.name))
     elif kind == "zip":
         yield from _zip_members(path, workdir)
     else:
         readable = _decode_to_utf8(path, workdir, "plain", path.name)
-        check_lines(readable, path.name)
-        yield Member(path.name, readable)
+        yield Member(path.name, readable, scan_member(readable, path.name))
 
 
 # --- detection sample -------------------------------------------------------------------------
