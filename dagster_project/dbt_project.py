@@ -16,6 +16,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 from ingest.paths import meterr_home
+from ingest.warehouse import dbt_environment
 
 DBT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
@@ -40,10 +41,8 @@ def _newest_source_mtime() -> float:
 
 
 def dbt_env(warehouse: Path | None = None) -> dict[str, str]:
-    """Environment for a dbt process: the warehouse path profiles.yml reads, absolute."""
-    env = dict(os.environ)
-    env["METERR_WAREHOUSE"] = str(warehouse or meterr_home().warehouse)
-    return env
+    """Environment for a dbt process: this one's, plus what profiles.yml reads."""
+    return {**os.environ, **dbt_environment(warehouse or meterr_home().warehouse)}
 
 
 def _parse_vars() -> list[str]:

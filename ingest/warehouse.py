@@ -21,10 +21,20 @@ from ingest.paths import MeterrHome
 LOCK_TIMEOUT_S = 3600.0
 
 SCHEMAS = ("raw", "meta")
-# DuckDB's memory budget for meterr's own connections (dbt's is set in profiles.yml). Beyond it
-# DuckDB spills to disk. Half a gigabyte keeps a multi-GB load, with Python, Dagster and the gate's
-# frames beside it, under the 1.5 GB that `make bench` holds meterr's whole process tree to.
+# DuckDB's memory budget, for meterr's own connections and for dbt's (see dbt_environment).
+# Beyond it DuckDB spills to disk. Half a gigabyte keeps a multi-GB load, with Python, Dagster and
+# the gate's frames beside it, under the 1.5 GB that `make bench` holds meterr's whole process tree
+# to (the Dagster process is still alive beside dbt's).
 MEMORY_LIMIT = "512MB"
+
+
+def dbt_environment(warehouse: Path) -> dict[str, str]:
+    """The variables dbt_project/profiles.yml reads: the warehouse file (absolute) and DuckDB's
+    memory limit."""
+    return {
+        "METERR_WAREHOUSE": str(warehouse.resolve()),
+        "METERR_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
+    }
 
 
 class WarehouseBusyError(RuntimeError):

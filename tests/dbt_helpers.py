@@ -1,9 +1,9 @@
 """Running the real dbt project against a throwaway warehouse, for tests.
 
-dbt runs as a child process (its global state and logging stay out of pytest) with
-``METERR_WAREHOUSE`` pointing at the temp warehouse, and with its target and log folders in the
-temp directory too, so a test never rewrites the ``dbt_project/target/manifest.json`` that
-Dagster reads.
+dbt runs as a child process (its global state and logging stay out of pytest) with the variables
+profiles.yml reads pointing at the temp warehouse, and with its target and log folders in the temp
+directory too, so a test never rewrites the ``dbt_project/target/manifest.json`` that Dagster
+reads.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import duckdb
 
 from ingest.drop import ensure_raw_tables
 from ingest.formats.custom import FORMAT as CUSTOM
+from ingest.warehouse import dbt_environment
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
@@ -82,7 +83,7 @@ def run_dbt(
         command += ["--vars", json.dumps(dict(dbt_vars))]
     env = {
         **os.environ,
-        "METERR_WAREHOUSE": str(warehouse.resolve()),
+        **dbt_environment(warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     return subprocess.run(

@@ -15,6 +15,7 @@ from genai_prices import Usage, calc_price
 
 from ingest.drop import ensure_raw_tables
 from ingest.providers import sync
+from ingest.warehouse import MEMORY_LIMIT
 from tests.dbt_helpers import create_raw_custom_usage, query, run_dbt
 
 pytestmark = pytest.mark.slow
@@ -308,3 +309,23 @@ def test_flat_monthly_fee_sums_to_amount(built: Path, tmp_path: Path) -> None:
     # June's fee follows cost: the day before the cut costs five times as much.
     june = {r["usage_date"]: r["platform_fee_usd"] for r in fct if r["model"] == "o3"}
     assert june == {date(2025, 6, 9): Decimal("83.333333"), date(2025, 6, 10): Decimal("16.666667")}
+
+
+def test_dbt_uses_the_memory_limit_of_meterrs_own_connections(built: Path, tmp_path: Path) -> None:
+    with duckdb.connect() as con:
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        (expected,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    done = run_dbt(
+        [
+            "show",
+            "--inline",
+            "select current_setting('memory_limit') as memory_limit",
+            "--output",
+            "json",
+        ],
+        built,
+        tmp_path,
+        dbt_vars={"prices_override_path": "none"},
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert f'"memory_limit": "{expected}"' in done.stdout, done.stdout[-3000:]

@@ -23,7 +23,7 @@ from dagster_project.dbt_project import dbt_project, ensure_manifest
 from dagster_project.resources import MeterrSettings
 from ingest import check_log
 from ingest.settings import dbt_vars
-from ingest.warehouse import connect, writer_lock
+from ingest.warehouse import connect, dbt_environment, writer_lock
 
 CI_ONLY_TAG = "ci_only"
 # A scheduled build runs the models, the tests on sources and marts, and the singular invariant
@@ -70,8 +70,8 @@ def meterr_dbt_models(
 ):
     """Build and test the dbt models against ``$METERR_HOME/warehouse.duckdb``."""
     home = meterr.layout()
-    # dbt runs as a child process that copies os.environ; profiles.yml reads this variable.
-    os.environ["METERR_WAREHOUSE"] = str(home.warehouse)
+    # dbt runs as a child process that copies os.environ; profiles.yml reads these variables.
+    os.environ.update(dbt_environment(home.warehouse))
     # Platform fee, tolerances and the price override file from $METERR_HOME/meterr.yaml, read
     # (and validated) before taking the lock so a bad setting fails fast with a clear message.
     build_vars = json.dumps(dbt_vars(home))
