@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 
@@ -79,3 +80,21 @@ def test_dbt_resource_reports_the_version_of_the_dbt_it_runs() -> None:
     )
     assert core and str(dbt._cli_version) == core.group(1)
     assert dbt._cli_version.major < 2, "dbt Core (not Fusion): dagster-dbt parses its logs"
+
+
+def test_every_writing_step_waits_for_the_one_duckdb_writer(tmp_path: Path) -> None:
+    """Under `make dev` the instance (dagster.yaml) runs one step of the writers' pool at a time,
+    and every asset (they all write the warehouse) is in that pool."""
+    graph = defs.resolve_asset_graph()
+    pools = {
+        key.to_user_string(): graph.get(key).assets_def.op.pool
+        for key in graph.materializable_asset_keys
+    }
+    assert pools and set(pools.values()) == {"duckdb_writer"}, pools
+    shipped = Path(__file__).parent.parent / "dagster.yaml"
+    (tmp_path / "dagster.yaml").write_text(shipped.read_text())
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    finally:
+        instance.dispose()
