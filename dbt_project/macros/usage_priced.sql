@@ -73,16 +73,7 @@ keyed_records as (
 keyed_usage as (
 
     select
-        usage_date,
-        source,
-        provider,
-        model,
-        project_id,
-        api_key_id,
-        user_id,
-        integration_id,
-        service_tier,
-        is_long_context,
+        {{ usage_grain_columns() | join(',\n        ') }},
         tier_key,
         is_single_request,
         billed_cost_usd is not null as _has_billed_cost,
@@ -390,4 +381,15 @@ select * from final
 -#}
 {% macro record_count_where(condition) -%}
     cast(coalesce(sum(record_count) filter (where {{ condition }}), 0) as bigint)
+{%- endmacro %}
+
+{#-
+  The dimensions of usage that int_usage_priced_daily keeps (its grain, before the price and flag
+  columns): the grouped pricing above sums within them, the daily model groups by them.
+-#}
+{% macro usage_grain_columns() -%}
+    {{ return([
+        'usage_date', 'source', 'provider', 'model', 'project_id', 'api_key_id', 'user_id',
+        'integration_id', 'service_tier', 'is_long_context',
+    ]) }}
 {%- endmacro %}

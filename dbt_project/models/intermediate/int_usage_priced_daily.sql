@@ -149,16 +149,7 @@ day_fingerprints as (
 daily as (
 
     select
-        usage_date,
-        source,
-        provider,
-        model,
-        project_id,
-        api_key_id,
-        user_id,
-        integration_id,
-        service_tier,
-        is_long_context,
+        {{ usage_grain_columns() | join(',\n        ') }},
         is_priced,
         unpriced_reason,
         price_source,
