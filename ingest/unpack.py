@@ -154,7 +154,8 @@ def scan_member(path: Path, display: str) -> str:
     return the SHA-256 of its bytes: one streaming pass for both, so a large file is read once.
 
     Only the first and last newline of each chunk are looked at, since the lines between lie
-    inside one chunk (smaller than the limit).
+    inside one chunk (smaller than the limit). Lines are counted only for a refused file, to name
+    the long line (counting every newline of a large file costs as much as hashing it).
     """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -162,9 +163,11 @@ def scan_member(path: Path, display: str) -> str:
         array = handle.read(SAMPLE_BYTES).lstrip(b" \t\r\n").startswith(b"[")
         handle.seek(0)
         carry = 0
-        lines_before = 0
+        line_start = 0
+        offset = 0
         while chunk := handle.read(COPY_CHUNK):
             digest.update(chunk)
+            offset += len(chunk)
             if array:
                 continue
             first = chunk.find(b"\n")
@@ -174,15 +177,25 @@ def scan_member(path: Path, display: str) -> str:
                 if carry + first > MAX_RECORD_BYTES:
                     break
                 carry = len(chunk) - chunk.rfind(b"\n") - 1
-                lines_before += chunk.count(b"\n")
+                line_start = offset - carry
             if carry > MAX_RECORD_BYTES:
                 break
         else:
             return digest.hexdigest()
     raise UnsafeFileError(
-        f"{display}: line {lines_before + 1} is longer than {MAX_RECORD_BYTES:,} bytes; refused "
-        "(no usage record is that long)"
+        f"{display}: line {_line_number(path, line_start)} is longer than "
+        f"{MAX_RECORD_BYTES:,} bytes; refused (no usage record is that long)"
     )
+
+
+def _line_number(path: Path, at: int) -> int:
+    """The number (from 1) of the line starting at byte ``at`` of ``path``."""
+    newlines = 0
+    with open(path, "rb") as handle:
+        while at > 0 and (chunk := handle.read(min(COPY_CHUNK, at))):
+            newlines += chunk.count(b"\n")
+            at -= len(chunk)
+    return newlines + 1
 
 
 def _safe_member_name(name: str) -> str:

@@ -25,6 +25,7 @@ from ingest.drop import process_drop_folder
 from ingest.formats import FORMATS
 from ingest.formats.reading import MAX_RECORD_BYTES
 from ingest.paths import MeterrHome, meterr_home
+from ingest.unpack import COPY_CHUNK
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
 BAD = FIXTURES / "bad"
@@ -214,6 +215,20 @@ def _long_jsonl_line(drop: Path) -> Path:
     return path
 
 
+# Enough short lines before the long one that it starts several read chunks into the file.
+_LINES_BEFORE_LONG = 3 * COPY_CHUNK // 500
+
+
+def _long_line_deep_in_file(drop: Path) -> Path:
+    path = drop / "deep.jsonl"
+    line = b'{"response_id": "r", "pad": "' + b"p" * 468 + b'"}\n'
+    assert len(line) == 500
+    with open(path, "wb") as handle:
+        handle.write(line * _LINES_BEFORE_LONG)
+        handle.write(b'{"response_id": "' + b"r" * (MAX_RECORD_BYTES + 10) + b'"}\n')
+    return path
+
+
 HOSTILE: list[tuple[Callable[[Path], Path], str]] = [
     (_zip_slip, "zip member '../../outside.csv' escapes the folder; refused (zip slip)"),
     (_absolute_member, "escapes the folder"),
@@ -227,6 +242,10 @@ HOSTILE: list[tuple[Callable[[Path], Path], str]] = [
     (_bad_utf16, "bad16.csv: not valid utf-16 text"),
     (_long_csv_line, f"long.csv: line 3 is longer than {MAX_RECORD_BYTES:,} bytes"),
     (_long_jsonl_line, f"long.jsonl: line 2 is longer than {MAX_RECORD_BYTES:,} bytes"),
+    (
+        _long_line_deep_in_file,
+        f"deep.jsonl: line {_LINES_BEFORE_LONG + 1} is longer than {MAX_RECORD_BYTES:,} bytes",
+    ),
 ]
 
 
