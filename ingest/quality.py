@@ -1,8 +1,13 @@
-"""The quality gate: great-expectations suites, built in code, run over every row before a commit.
+"""The quality gate: great-expectations suites, built in code, decide on every row before a commit.
 
-Rows are pulled from the pending DuckDB table in chunks of about a million (GX's per-batch overhead
-makes small chunks slow; a whole-file frame would not fit for multi-GB files). Uniqueness of keys
-spans chunks, so it is checked in SQL where the data is.
+Every expectation in a suite is about single values (present, within a range, in a set), so a batch
+passes exactly when its extremes do: no NULL where one is required, the smallest and largest value
+of each checked column within its range, each distinct provider known. DuckDB computes those
+extremes in one pass and GX validates them as a frame of a few rows. Only when that fails does GX
+go over the rows themselves, in chunks of about a million pulled from DuckDB (GX's per-batch
+overhead makes small chunks slow; a whole-file frame would not fit for multi-GB files), to say how
+many rows are wrong and show some. Uniqueness of keys spans chunks, so it is checked in SQL where
+the data is.
 """
 
 from __future__ import annotations
@@ -144,6 +149,11 @@ def build_expectations(fmt: RawTable, *, now: datetime | None = None) -> list[An
     return exps
 
 
+def _key(expectation_type: str, column: str | None) -> str:
+    """How the gate tells failed expectations apart: their type and column."""
+    return f"{expectation_type}:{column or ''}"
+
+
 def _describe(result: Any, fmt: RawTable) -> str:
     config = result.expectation_config
     column = config.kwargs.get("column")
@@ -165,22 +175,41 @@ def _describe(result: Any, fmt: RawTable) -> str:
     return text
 
 
+def _checked_columns(fmt: RawTable) -> list[str]:
+    """The columns the suite's value expectations look at, each once."""
+    checked = [*fmt.required, *fmt.non_negative, fmt.timestamp_column, fmt.provider_column]
+    return list(dict.fromkeys(c for c in checked if c))
+
+
+def _checked_value(fmt: RawTable, name: str) -> str:
+    """Column ``name`` in the form GX is handed (the provider column aside): numbers as numbers
+    (decimals as doubles: sign checks need no cents), times as epoch microseconds, a required text
+    as its length (NULL exactly where the text is NULL, which is all ExpectColumnValuesToNotBeNull
+    looks at)."""
+    dtype = fmt.all_columns[name].upper()
+    quoted = f'"{name}"'
+    if dtype.startswith("TIMESTAMP") or dtype == "DATE":
+        return f"epoch_us(CAST({quoted} AS TIMESTAMP))"
+    if dtype.startswith(("DECIMAL", "NUMERIC")):
+        return f"CAST({quoted} AS DOUBLE)"
+    if dtype.startswith(("VARCHAR", "TEXT", "STRING", "JSON")):
+        return f"length({quoted})"
+    return quoted
+
+
 def validation_select(con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str) -> str:
-    """The rows GX validates: one column per checked column, in the cheapest faithful form.
+    """The rows GX validates when a batch's extremes failed: one column per checked column, in the
+    cheapest faithful form.
 
     GX fingerprints every frame it is given (a hash over all its cells), which costs far more for
-    Python strings and timestamps than for numbers, so each checked value is handed over in a form
-    that keeps exactly what its expectations look at: numbers as numbers (decimals as doubles:
-    sign checks need no cents), times as epoch microseconds, the provider as a categorical of the
-    batch's own values, and a required text column as its length (NULL exactly where the text is
-    NULL, which is all ExpectColumnValuesToNotBeNull looks at).
+    Python strings and timestamps than for numbers, so each checked value is handed over as
+    :func:`_checked_value` says, and the provider as a categorical of the batch's own values.
     """
-    checked = [*fmt.required, *fmt.non_negative, fmt.timestamp_column, fmt.provider_column]
     cols = []
-    for name in dict.fromkeys(c for c in checked if c):
-        dtype = fmt.all_columns[name].upper()
-        quoted = f'"{name}"'
+    for name in _checked_columns(fmt):
+        value = _checked_value(fmt, name)
         if name == fmt.provider_column:
+            quoted = f'"{name}"'
             values = [
                 row[0]
                 for row in con.execute(
@@ -189,15 +218,40 @@ def validation_select(con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str)
             ]
             if values:
                 labels = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
-                quoted = f"CAST({quoted} AS ENUM({labels}))"
-        elif dtype.startswith("TIMESTAMP") or dtype == "DATE":
-            quoted = f"epoch_us(CAST({quoted} AS TIMESTAMP))"
-        elif dtype.startswith(("DECIMAL", "NUMERIC")):
-            quoted = f"CAST({quoted} AS DOUBLE)"
-        elif dtype.startswith(("VARCHAR", "TEXT", "STRING", "JSON")):
-            quoted = f"length({quoted})"
-        cols.append(f'{quoted} AS "{name}"')
+                value = f"CAST({quoted} AS ENUM({labels}))"
+        cols.append(f'{value} AS "{name}"')
     return f"SELECT {', '.join(cols) or 'NULL AS __nothing'} FROM {table}"
+
+
+def extremes_frame(con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str) -> Any:
+    """The batch as its suite sees it, in a few rows: per checked column its smallest and largest
+    value (forms as in :func:`_checked_value`), a NULL if any row has one, and for the provider
+    column every distinct value. Each column is padded to the frame's length with its own first
+    value, which changes no verdict.
+
+    Every value expectation of the suite (not null, between, in set) holds for all rows exactly
+    when it holds for these values, so GX's verdict on this frame is its verdict on the batch.
+    """
+    import pandas as pd
+
+    parts = []
+    columns = _checked_columns(fmt)
+    for name in columns:
+        value = _checked_value(fmt, name)
+        if name == fmt.provider_column:
+            parts.append(f'list(DISTINCT "{name}") FILTER (WHERE "{name}" IS NOT NULL)')
+        else:
+            parts.append(f"[min({value}), max({value})]")
+        parts.append(f'bool_or("{name}" IS NULL)')
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchone()
+    values: dict[str, list] = {}
+    for i, name in enumerate(columns):
+        found, has_null = row[2 * i] or [], row[2 * i + 1]
+        values[name] = [v for v in found if v is not None] + ([None] if has_null else [])
+    length = max((len(v) for v in values.values()), default=0)
+    padded = {name: v + v[:1] * (length - len(v)) if v else [None] * length
+              for name, v in values.items()}
+    return pd.DataFrame(padded)
 
 
 def validate(
@@ -217,24 +271,32 @@ def validate(
     failures: dict[str, str] = {}
     batch_definition = _batch_definition()
 
-    def check(frame: Any, suite_expectations: list[Any]) -> None:
+    def check(frame: Any, suite_expectations: list[Any]) -> dict[str, str]:
+        """The failed expectations, by type and column, with what GX said about each."""
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         suite = gx.ExpectationSuite(name=f"{fmt.name}_gate", expectations=suite_expectations)
+        failed: dict[str, str] = {}
         for one in batch.validate(suite).results:
             if not one.success:
-                config = one.expectation_config
-                key = f"{config.type}:{config.kwargs.get('column', '')}"
-                failures.setdefault(key, _describe(one, fmt))
+                key = _key(one.expectation_config.type, one.expectation_config.kwargs.get("column"))
+                failed.setdefault(key, _describe(one, fmt))
+        return failed
 
     # The table's columns are a property of the table, not of its rows: checked on no rows.
-    check(con.execute(f"SELECT * FROM {table} LIMIT 0").df(), [columns])
+    failures.update(check(con.execute(f"SELECT * FROM {table} LIMIT 0").df(), [columns]))
+    failed = {}
     if result.rows and expectations:
+        failed = check(extremes_frame(con, fmt, table), expectations)
+    if failed:
+        # Say it over the rows, for the expectations that failed: how many rows, which values.
+        again = [e for e in expectations if _key(e.expectation_type, e.column) in failed]
         cursor = con.execute(validation_select(con, fmt, table))
         while True:
             frame = cursor.fetch_df_chunk(CHUNK_ROWS // 2048)
             if frame is None or frame.empty:
                 break
-            check(frame, expectations)
+            for key, text in check(frame, again).items():
+                failures.setdefault(key, text)
     if fmt.key:
         keys = ", ".join(f'"{k}"' for k in fmt.key)
         not_null = " AND ".join(f'"{k}" IS NOT NULL' for k in fmt.key)
