@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -107,6 +108,8 @@ def test_plain_exports_take_the_typed_pass(
         ['"2026-10-10 12:00:00"', " 2026-10-10T12:00:00Z ", "2026-10-10T07:00:00-05:00"],
         [1760097600, "1760097601", "2026-10-10"],
         ['"2026-10-10 12:00:00" ', "", "2026-10-10 12:00:00"],
+        ["2026-10-10 12:00:00 America/New_York", "2026-10-10T12:00:00+0530", "2026-10-10"],
+        ["2026-10-10 12:00:00 UTC", "2026-10-10T12:00:00.000+00:00", "2026-10-10T12:00:00"],
     ],
 )
 def test_times_load_the_same_in_both_passes(
@@ -125,6 +128,31 @@ def test_times_load_the_same_in_both_passes(
         _without_typed_pass(patch)
         slow = _rows(path, "helicone")
     assert fast == slow
+
+
+@pytest.mark.parametrize(("format_name", "fixture"), REQUEST_LEVEL)
+def test_typed_pass_has_the_reader_parse_json_times(
+    format_name: str, fixture: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Times in a JSON export are parsed while reading (no text copy of each), and the text pass
+    is never needed for the fixture; CSV exports read every field as text."""
+    seen: list[tuple[str, frozenset]] = []
+    original = reading.usage_relation
+
+    @contextmanager
+    def watching(path, wanted, **kwargs):
+        with original(path, wanted, **kwargs) as (relation, present):
+            seen.append((relation, present.times))
+            yield relation, present
+
+    monkeypatch.setattr(reading, "usage_relation", watching)
+    _without_text_pass(monkeypatch)
+    assert _rows(FIXTURES / fixture, format_name)
+    [(relation, times)] = seen
+    if reading.input_kind(FIXTURES / fixture) == "csv":
+        assert not times and "TIMESTAMPTZ" not in relation
+    else:
+        assert times and all(f"'{name}': 'TIMESTAMPTZ'" in relation for name in times)
 
 
 @pytest.mark.parametrize("value", [12.5, True, "1e3", "12 tokens"])

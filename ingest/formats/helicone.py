@@ -21,6 +21,7 @@ from ingest.formats.base import KNOWN_PROVIDERS, ExportFormat, Sample
 from ingest.formats.reading import (
     Field,
     SqlTime,
+    SqlTimestamp,
     UsageReader,
     field_exprs,
     field_sources,
@@ -34,6 +35,7 @@ from ingest.formats.reading import (
     provider_sql,
     raw_columns,
     sample_fields,
+    time_sources,
     ts_field,
 )
 
@@ -105,8 +107,14 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
                             "VARCHAR")
     created = first_time(["request_created_at"], present)
     if "heliconeMetadata" in present:
-        fallback = f"COALESCE({created}, {json_text(meta, ('$.createdAt',))})"
-        created = SqlTime(fallback) if isinstance(created, SqlTime) else fallback
+        stated = json_text(meta, ("$.createdAt",))
+        if isinstance(created, SqlTimestamp):
+            # Parsed as the reader parsed the column: strictly, or the typed pass stops.
+            created = SqlTimestamp(f"COALESCE({created}, CAST({stated} AS TIMESTAMPTZ))")
+        elif isinstance(created, SqlTime):
+            created = SqlTime(f"COALESCE({created}, {stated})")
+        else:
+            created = f"COALESCE({created}, {stated})"
     exprs["request_created_at"] = ts_field(created)
     status = int_text(first_of(["response_status"], present))
     if "heliconeMetadata" in present:
@@ -133,6 +141,7 @@ READER = UsageReader(
     wanted=(*field_sources(FIELDS), *_READ),
     build_exprs=_exprs,
     numeric=(*(source for source, _ in _COUNTS.values()), "response_status"),
+    times=("request_created_at", *time_sources(FIELDS)),
 )
 
 

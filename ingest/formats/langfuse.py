@@ -35,6 +35,7 @@ from ingest.formats.reading import (
     numeric_sources,
     raw_columns,
     sample_fields,
+    time_sources,
 )
 
 FIELDS: dict[str, Field] = {
@@ -119,6 +120,7 @@ READER = UsageReader(
     wanted=(*field_sources(FIELDS), *_READ),
     build_exprs=_exprs,
     numeric=(*numeric_sources(FIELDS), "totalUsage"),
+    times=tuple(time_sources(FIELDS)),
 )
 
 

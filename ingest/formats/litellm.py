@@ -29,6 +29,7 @@ from ingest.formats.reading import (
     provider_sql,
     raw_columns,
     sample_fields,
+    time_sources,
 )
 
 FIELDS: dict[str, Field] = {
@@ -96,6 +97,7 @@ READER = UsageReader(
     wanted=(*field_sources(FIELDS), "metadata"),
     build_exprs=_exprs,
     numeric=tuple(numeric_sources(FIELDS)),
+    times=tuple(time_sources(FIELDS)),
 )
 
 

@@ -144,6 +144,7 @@ def load_usage(
     build_exprs: Callable[[Present], dict[str, tuple[str, str]]],
     *,
     numeric: Iterable[str] = (),
+    times: Iterable[str] = (),
 ) -> int:
     """Load a request-level export (CSV, JSON Lines or JSON array) into ``pending``.
 
@@ -157,7 +158,10 @@ def load_usage(
     names = list(dict.fromkeys(wanted))
     if numeric:
         try:
-            with usage_relation(path, names, numeric=numeric) as (relation, present):
+            with usage_relation(path, names, numeric=numeric, times=times) as (
+                relation,
+                present,
+            ):
                 return _insert_strict(con, pending, file_sha256, relation, build_exprs(present))
         except duckdb.Error:
             pass
@@ -173,6 +177,8 @@ class UsageReader:
     wanted: tuple[str, ...]
     build_exprs: Callable[[Present], dict[str, tuple[str, str]]]
     numeric: tuple[str, ...]
+    times: tuple[str, ...] = ()
+    """The time fields the typed pass of a JSON file has the reader parse (see usage_relation)."""
 
     def load(
         self, con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: str
@@ -180,7 +186,14 @@ class UsageReader:
         """:func:`load_usage` into ``pending``: typed pass, else the text pass that reports rows."""
         ensure_utc(con)
         return load_usage(
-            con, path, pending, file_sha256, self.wanted, self.build_exprs, numeric=self.numeric
+            con,
+            path,
+            pending,
+            file_sha256,
+            self.wanted,
+            self.build_exprs,
+            numeric=self.numeric,
+            times=self.times,
         )
 
     def load_in_place(
@@ -196,7 +209,8 @@ class UsageReader:
         exactly; the caller then rolls back and uses :meth:`load`, which says which rows are bad.
         """
         ensure_utc(con)
-        with usage_relation(path, self.wanted, numeric=self.numeric) as (relation, present):
+        relation_of = usage_relation(path, self.wanted, numeric=self.numeric, times=self.times)
+        with relation_of as (relation, present):
             return _insert_strict(
                 con, table, file_sha256, relation, self.build_exprs(present), origin=origin
             )
@@ -378,13 +392,17 @@ def json_array_readable(path: Path) -> Iterator[Path]:
 class Present(set):
     """The wanted fields a file holds. In the typed pass (``typed``, on when ``numeric`` is given)
     ``numeric`` are counts checked and cast directly (see :func:`int_text`) and times are cast
-    directly (see :func:`ts_text`) instead of going through the text clean-up."""
+    directly (see :func:`ts_text`) instead of going through the text clean-up; ``times`` are the
+    time fields the reader itself already parsed as TIMESTAMPTZ (JSON files)."""
 
-    def __init__(self, names: Iterable[str], numeric: Iterable[str] = ()) -> None:
+    def __init__(
+        self, names: Iterable[str], numeric: Iterable[str] = (), times: Iterable[str] = ()
+    ) -> None:
         super().__init__(names)
         numeric = frozenset(numeric)
         self.typed = bool(numeric)
         self.numeric = numeric & frozenset(self)
+        self.times = frozenset(times) & frozenset(self) if self.typed else frozenset()
 
 
 class SqlNumber(str):
@@ -397,17 +415,26 @@ class SqlTime(str):
     TIMESTAMP (see :func:`first_time`)."""
 
 
+class SqlTimestamp(SqlTime):
+    """SQL for a time field the typed pass read as a TIMESTAMPTZ (see :attr:`Present.times`)."""
+
+
 @contextmanager
 def usage_relation(
-    path: Path, wanted: Iterable[str], *, numeric: Iterable[str] = ()
+    path: Path, wanted: Iterable[str], *, numeric: Iterable[str] = (), times: Iterable[str] = ()
 ) -> Iterator[tuple[str, Present]]:
     """A relation over a CSV, JSON Lines or JSON array file holding only the ``wanted`` fields.
 
     Yields ``(relation, present)``: ``present`` is the subset of ``wanted`` the file can hold
     (a CSV's header; for JSON every wanted key, missing ones read as NULL); its ``numeric`` are the
-    count fields the typed pass casts directly. Every field is read as text (a JSON ``true`` or a
-    CSV ``1e3`` must not turn into a count). Prompt and response bodies, metadata blobs and every
-    other field are never materialised.
+    count fields the typed pass casts directly. Counts and every other field are read as text (a
+    JSON ``true`` or a CSV ``1e3`` must not turn into a count). In the typed pass (``numeric``
+    given) of a JSON file, the ``times`` fields are read as TIMESTAMPTZ by the reader itself: its
+    parse is the cast the text pass makes of the same text, and a value it cannot parse (literal
+    quotes, Unix seconds, an empty string, a zone name) stops the typed pass, so the text pass
+    takes the file. Parsing while reading spares a text copy of every time, a third of a large
+    file's load. Prompt and response bodies, metadata blobs and every other field are never
+    materialised.
     """
     names = list(dict.fromkeys(wanted))
     numbers = set(numeric)
@@ -417,8 +444,8 @@ def usage_relation(
         present = Present(set(header) & set(names), numbers)
         yield csv_select(path, header, names), present
         return
-    columns = {name: "VARCHAR" for name in names}
-    present = Present(names, numbers)
+    present = Present(names, numbers, times)
+    columns = {name: "TIMESTAMPTZ" if name in present.times else "VARCHAR" for name in names}
     if kind == "jsonl":
         yield json_relation(path, columns, array=False), present
         return
@@ -456,10 +483,13 @@ def first_of(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] =
 
 
 def first_time(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] = ("",)) -> str:
-    """:func:`first_of` for a time field; in the typed pass the raw value (a :class:`SqlTime`)."""
-    chosen = [ident(s) for s in sources if s in present]
+    """:func:`first_of` for a time field; in the typed pass the raw value (a :class:`SqlTime`, or
+    a :class:`SqlTimestamp` when the reader parsed every source already)."""
+    chosen = [s for s in sources if s in present]
     if chosen and getattr(present, "typed", False):
-        return SqlTime(chosen[0] if len(chosen) == 1 else f"COALESCE({', '.join(chosen)})")
+        quoted = [ident(s) for s in chosen]
+        raw = quoted[0] if len(quoted) == 1 else f"COALESCE({', '.join(quoted)})"
+        return SqlTimestamp(raw) if set(chosen) <= present.times else SqlTime(raw)
     return first_of(sources, present, nulls)
 
 
@@ -505,6 +535,8 @@ def ts_text(expr: str) -> str:
     spaces outside the quotes) makes the cast fail, and the text pass takes the file; a value it
     takes becomes what the text pass makes of it.
     """
+    if isinstance(expr, SqlTimestamp):
+        return SqlTime(f"make_timestamp(epoch_us({expr}))")
     if isinstance(expr, SqlTime):
         unquoted = f"CASE WHEN contains({expr}, '\"') THEN trim({expr}, '\"') ELSE {expr} END"
         # epoch_us of a TIMESTAMPTZ is UTC: the same instant as a plain TIMESTAMP, without the
@@ -671,6 +703,12 @@ def field_exprs(
 def field_sources(fields: Mapping[str, Field]) -> list[str]:
     """Every export field name the columns read (the only ones a loader selects)."""
     return list(dict.fromkeys(s for f in fields.values() for s in f.sources))
+
+
+def time_sources(fields: Mapping[str, Field]) -> list[str]:
+    """The export fields that hold times (parsed by the reader in :func:`load_usage`'s typed pass
+    of a JSON file)."""
+    return list(dict.fromkeys(s for f in fields.values() if f.kind == "ts" for s in f.sources))
 
 
 def numeric_sources(fields: Mapping[str, Field]) -> list[str]:
