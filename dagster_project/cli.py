@@ -76,6 +76,11 @@ def _failures(result) -> list[str]:
 
 
 def _run_pipeline(files: list[Path] | None, *, report: bool, week: str | None = None):
+    from ingest.drop import pending_files
+    from ingest.unpack import scan_ahead
+
+    # The files' one read (digest, line check) runs on the idle core while Dagster starts.
+    scan_ahead(files if files is not None else pending_files(meterr_home()))
     from dagster_project.jobs import FULL_SELECTION, INGEST_SELECTION
 
     run_config: dict = {"ops": {}}

@@ -28,9 +28,10 @@ import json
 import re
 import shutil
 import stat
+import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -198,6 +199,79 @@ def _line_number(path: Path, at: int) -> int:
     return newlines + 1
 
 
+# --- scanning ahead -------------------------------------------------------------------------------
+# ``meterr ingest`` spends seconds starting Dagster, dbt and great-expectations: single-core Python.
+# Meanwhile the other core can make the one pass every plain dropped file needs (hashlib lets go of
+# the interpreter), so the load finds its digest ready instead of reading a multi-GB file first.
+
+# (resolved path, size, mtime_ns, inode) -> SHA-256, for files scanned ahead and unchanged since.
+_SCANNED_AHEAD: dict[tuple, str] = {}
+_SCANNING: dict[tuple, threading.Event] = {}
+_SCAN_LOCK = threading.Lock()
+
+
+def _stat_key(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _plain_utf8(path: Path) -> bool:
+    """True when ``path`` is its own member: not compressed, and UTF-8 text with no BOM."""
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+    return not head.startswith((GZIP_MAGIC, *ZIP_MAGICS)) and _text_encoding(head) is None
+
+
+def scan_ahead(paths: Iterable[Path]) -> threading.Thread:
+    """Start :func:`scan_member` of each plain UTF-8 file in ``paths`` in a background thread
+    (one file after another); :func:`iter_members` then takes the digest of a file unchanged since
+    (same size, modification time and inode) instead of reading it again. A file the scan refuses,
+    or that changes meanwhile, is simply scanned again when loaded (which says why)."""
+    chosen = []
+    with _SCAN_LOCK:
+        for path in paths:
+            key = _stat_key(path)
+            if key is not None and key not in _SCANNED_AHEAD and key not in _SCANNING:
+                _SCANNING[key] = threading.Event()
+                chosen.append((path, key))
+
+    def scan() -> None:
+        for path, key in chosen:
+            try:
+                if _plain_utf8(path):
+                    digest = scan_member(path, path.name)
+                    if _stat_key(path) == key:
+                        with _SCAN_LOCK:
+                            _SCANNED_AHEAD[key] = digest
+            except (OSError, UnsafeFileError):
+                pass  # the load scans it again and reports what is wrong
+            finally:
+                with _SCAN_LOCK:
+                    _SCANNING.pop(key).set()
+
+    thread = threading.Thread(target=scan, name="meterr-scan-ahead", daemon=True)
+    thread.start()
+    return thread
+
+
+def _scanned(path: Path, display: str) -> str:
+    """:func:`scan_member` of ``path``, from the scan ahead when it covered this very file."""
+    key = _stat_key(path)
+    if key is not None:
+        with _SCAN_LOCK:
+            running = _SCANNING.get(key)
+        if running is not None:
+            running.wait()
+        with _SCAN_LOCK:
+            digest = _SCANNED_AHEAD.pop(key, None)
+        if digest is not None:
+            return digest
+    return scan_member(path, display)
+
+
 def _safe_member_name(name: str) -> str:
     """The member name with odd characters replaced; refuses names that escape the folder."""
     posix = name.replace("\\", "/")
@@ -279,7 +353,7 @@ def iter_members(path: Path, workdir: Path) -> Iterator[Member]:
         yield from _zip_members(path, workdir)
     else:
         readable = _decode_to_utf8(path, workdir, "plain", path.name)
-        yield Member(path.name, readable, scan_member(readable, path.name))
+        yield Member(path.name, readable, _scanned(readable, path.name))
 
 
 # --- detection sample -------------------------------------------------------------------------
