@@ -126,110 +126,13 @@ cost_lines as materialized (
     relaxed_match="usage.project_id is not distinct from cost.project_id"
 ) }},
 
-usage_rows as (
-
-    select
-        usage.usage_ts,
-        usage.usage_date,
-        usage.source,
-        usage.provider,
-        usage.model,
-        usage.project_id,
-        usage.api_key_id,
-        usage.user_id,
-        usage.integration_id,
-        cast(null as varchar) as request_id,
-        usage.request_count,
-        usage.input_tokens,
-        usage.cached_input_tokens,
-        usage.cache_write_tokens,
-        usage.cache_write_1h_tokens,
-        usage.output_tokens,
-        usage.service_tier,
-        cast(null as boolean) as is_long_context,
-        {{ from_micro('usage_billed.billed_micro') }} as billed_cost_usd,
-        case when usage_billed.usage_key is null then 'no_cost_line' else 'allocated' end
-            as billing_basis,
-        usage_billed.match_level,
-        coalesce(usage_billed.cost_line_count, 0) as cost_line_count,
-        usage.usage_key as row_key,
-        usage._file_sha256
-
-    from usage
-    left join usage_billed on usage.usage_key = usage_billed.usage_key
-
-),
-
-cost_only_rows as (
-
-    select
-        usage_ts,
-        usage_date,
-        source,
-        provider,
-        coalesce(model, line_item, '(no line item)') as model,
-        project_id,
-        api_key_id,
-        user_id,
-        integration_id,
-        cast(null as varchar) as request_id,
-        cast(0 as bigint) as request_count,
-        cast(0 as bigint) as input_tokens,
-        cast(0 as bigint) as cached_input_tokens,
-        cast(0 as bigint) as cache_write_tokens,
-        cast(0 as bigint) as cache_write_1h_tokens,
-        cast(0 as bigint) as output_tokens,
-        cast('standard' as varchar) as service_tier,
-        cast(null as boolean) as is_long_context,
-        {{ from_micro('billed_micro') }} as billed_cost_usd,
-        'cost_only' as billing_basis,
-        cast(null as varchar) as match_level,
-        cast(1 as bigint) as cost_line_count,
-        cost_key as row_key,
-        _file_sha256
-
-    from cost_unmatched
-
-),
-
-unioned as (
-
-    select * from usage_rows
-    union all
-    select * from cost_only_rows
-
-),
-
-final as (
-
-    select
-        cast(usage_ts as timestamp) as usage_ts,
-        cast(usage_date as date) as usage_date,
-        cast(source as varchar) as source,
-        cast(provider as varchar) as provider,
-        cast(model as varchar) as model,
-        cast(project_id as varchar) as project_id,
-        cast(api_key_id as varchar) as api_key_id,
-        cast(user_id as varchar) as user_id,
-        cast(integration_id as varchar) as integration_id,
-        cast(request_id as varchar) as request_id,
-        cast(request_count as bigint) as request_count,
-        cast(input_tokens as bigint) as input_tokens,
-        cast(cached_input_tokens as bigint) as cached_input_tokens,
-        cast(cache_write_tokens as bigint) as cache_write_tokens,
-        cast(cache_write_1h_tokens as bigint) as cache_write_1h_tokens,
-        cast(output_tokens as bigint) as output_tokens,
-        cast(service_tier as varchar) as service_tier,
-        cast(is_long_context as boolean) as is_long_context,
-        cast(billed_cost_usd as decimal(38, 12)) as billed_cost_usd,
-        cast(billing_basis as varchar) as billing_basis,
-        cast(match_level as varchar) as match_level,
-        cast(cost_line_count as bigint) as cost_line_count,
-        cast(row_key as varchar) as row_key,
-        cast(_file_sha256 as varchar) as _file_sha256
-
-    from unioned
-
-)
+{{ billed_usage_rows(
+    usage={'integration_id': 'usage.integration_id', 'is_long_context': 'null'},
+    cost_only={
+        'model': "coalesce(model, line_item, '(no line item)')",
+        'integration_id': 'integration_id',
+    },
+    with_row_key=true
+) }}
 
 select * from final
