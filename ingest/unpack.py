@@ -220,9 +220,10 @@ def _stat_key(path: Path) -> tuple | None:
 
 def _plain_utf8(path: Path) -> bool:
     """True when ``path`` is its own member: not compressed, and UTF-8 text with no BOM."""
+    if _container(path) != "plain":
+        return False
     with open(path, "rb") as handle:
-        head = handle.read(1024)
-    return not head.startswith((GZIP_MAGIC, *ZIP_MAGICS)) and _text_encoding(head) is None
+        return _text_encoding(handle.read(1024)) is None
 
 
 def scan_ahead(paths: Iterable[Path]) -> threading.Thread:

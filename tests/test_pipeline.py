@@ -6,6 +6,7 @@ the gate keeps a failing batch out of all of them.
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from dagster_project.assets.drop_folder import GATE_CHECK
 from dagster_project.definitions import defs
 from dagster_project.resources import DropFolder
 from dagster_project.sensors import drop_folder_sensor
+from ingest import unpack
 from ingest.paths import MeterrHome
 from tests.conftest import usage_row, write_custom_csv
 
@@ -89,11 +91,21 @@ def test_file_totals_arrive_unchanged_and_reruns_change_nothing(home: MeterrHome
 
 
 def test_ingest_without_files_processes_what_waits_in_the_drop_folder(
-    home: MeterrHome, capsys
+    home: MeterrHome, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = _rows()
     write_custom_csv(home.drop / "team" / "usage.csv", rows)
+    scans = []
+    original = unpack.scan_member
+
+    def watched(path: Path, display: str) -> str:
+        scans.append((Path(path).name, threading.current_thread().name))
+        return original(path, display)
+
+    monkeypatch.setattr(unpack, "scan_member", watched)
     assert cli.main(["ingest"]) == 0
+    # The file was read once, ahead, while Dagster started; the load took that digest.
+    assert scans == [("usage.csv", "meterr-scan-ahead")]
     assert capsys.readouterr().out.strip().endswith("usage.csv: loaded 40 rows")
     assert _query(home, FACT_TOTALS)[0][:6] == _expected(rows)[:6]
     assert list(home.archive.rglob("usage.csv")) and not list(home.drop.rglob("*.csv"))
