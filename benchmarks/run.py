@@ -104,7 +104,8 @@ def _watch(proc: psutil.Process, peak: list[int], stop: threading.Event) -> None
 ROOT = Path(__file__).resolve().parent.parent
 
 
-_PREPARED: list[Path] = []
+# The home whose dbt parse is saved (the last one prepared).
+_PREPARED: dict[str, Path] = {}
 
 
 def prepare_home(home: Path) -> None:
@@ -115,9 +116,9 @@ def prepare_home(home: Path) -> None:
     warehouse path) differs from the saved parse's, so this runs again whenever a run switches
     home; a deployment has one home and never pays that.
     """
-    if _PREPARED and _PREPARED[-1] == home:
+    if _PREPARED.get("home") == home:
         return
-    _PREPARED.append(home)
+    _PREPARED["home"] = home
     env = dict(os.environ, METERR_HOME=str(home))
     subprocess.run(
         [sys.executable, "-m", "dagster_project.dbt_project"],

@@ -20,8 +20,6 @@ from __future__ import annotations
 from ingest.formats.base import KNOWN_PROVIDERS, ExportFormat, Sample
 from ingest.formats.reading import (
     Field,
-    SqlTime,
-    SqlTimestamp,
     UsageReader,
     field_exprs,
     field_sources,
@@ -35,6 +33,7 @@ from ingest.formats.reading import (
     provider_sql,
     raw_columns,
     sample_fields,
+    time_or,
     time_sources,
     ts_field,
 )
@@ -107,14 +106,7 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
                             "VARCHAR")
     created = first_time(["request_created_at"], present)
     if "heliconeMetadata" in present:
-        stated = json_text(meta, ("$.createdAt",))
-        if isinstance(created, SqlTimestamp):
-            # Parsed as the reader parsed the column: strictly, or the typed pass stops.
-            created = SqlTimestamp(f"COALESCE({created}, CAST({stated} AS TIMESTAMPTZ))")
-        elif isinstance(created, SqlTime):
-            created = SqlTime(f"COALESCE({created}, {stated})")
-        else:
-            created = f"COALESCE({created}, {stated})"
+        created = time_or(created, json_text(meta, ("$.createdAt",)))
     exprs["request_created_at"] = ts_field(created)
     status = int_text(first_of(["response_status"], present))
     if "heliconeMetadata" in present:

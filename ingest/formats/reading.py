@@ -493,6 +493,16 @@ def first_time(sources: Iterable[str], present: set[str], nulls: tuple[str, ...]
     return first_of(sources, present, nulls)
 
 
+def time_or(time: str, text: str) -> str:
+    """:func:`first_time`'s ``time``, else (where NULL) the time given as ``text``, in the form
+    ``time`` has: a reader-parsed time takes ``text`` by the same strict cast (a value it cannot
+    take stops the typed pass), a typed-pass or text-pass time takes it as text."""
+    if isinstance(time, SqlTimestamp):
+        return SqlTimestamp(f"COALESCE({time}, CAST({text} AS TIMESTAMPTZ))")
+    combined = f"COALESCE({time}, {text})"
+    return SqlTime(combined) if isinstance(time, SqlTime) else combined
+
+
 def int_text(expr: str) -> str:
     """An integer count as text; '12.0' is fine, '12.5' or '1,234' stays visibly wrong.
 
