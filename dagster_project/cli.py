@@ -76,11 +76,18 @@ def _failures(result) -> list[str]:
 
 
 def _run_pipeline(files: list[Path] | None, *, report: bool, week: str | None = None):
+    from dagster_project import dbt_warm
+    from ingest import quality
     from ingest.drop import pending_files
     from ingest.unpack import scan_ahead
 
-    # The files' one read (digest, line check) runs on the idle core while Dagster starts.
-    scan_ahead(files if files is not None else pending_files(meterr_home()))
+    # While Dagster starts, on the other core: the files' one read (digest, line check) in a
+    # thread, great-expectations loading and dbt importing in processes of their own.
+    waiting = files if files is not None else pending_files(meterr_home())
+    scan_ahead(waiting)
+    if waiting:
+        quality.load_in_background()
+    dbt_warm.start_ahead()
     from dagster_project.jobs import FULL_SELECTION, INGEST_SELECTION
 
     run_config: dict = {"ops": {}}

@@ -9,7 +9,8 @@ from dagster_project.assets.dbt import meterr_dbt_models
 from dagster_project.assets.drop_folder import drop_folder_files
 from dagster_project.assets.provider_apis import PROVIDER_API_ASSETS, ProviderApis
 from dagster_project.assets.reports import focus_export, weekly_report
-from dagster_project.dbt_project import DBT_EXECUTABLE, dbt_project
+from dagster_project.dbt_project import dbt_project
+from dagster_project.dbt_warm import CLIENT as WARM_DBT_CLIENT
 from dagster_project.jobs import daily_job, ingest_job, provider_api_job, weekly_report_job
 from dagster_project.resources import DropFolder, MeterrDbtCli, MeterrSettings
 from dagster_project.schedules import (
@@ -34,7 +35,7 @@ def resources() -> dict[str, object]:
         "meterr": MeterrSettings(),
         "drop_folder": DropFolder(),
         "providers": ProviderApis(),
-        "dbt": MeterrDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": MeterrDbtCli(project_dir=dbt_project, dbt_executable=str(WARM_DBT_CLIENT)),
     }
 
 

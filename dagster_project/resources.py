@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -10,7 +12,11 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 from packaging.version import Version
+from pydantic import PrivateAttr
 
+from dagster_project import dbt_warm
+from dagster_project.dbt_project import DBT_EXECUTABLE
+from dagster_project.dbt_warm import PYTHON_ENV, REAL_DBT_ENV, WarmDbt
 from ingest.drop import is_candidate
 from ingest.paths import MeterrHome, meterr_home
 
@@ -67,7 +73,8 @@ class DropFolder(dg.ConfigurableResource):
 
 
 class MeterrDbtCli(DbtCliResource):
-    """dagster-dbt's dbt resource without two start-up costs meterr does not use.
+    """dagster-dbt's dbt resource without two start-up costs meterr does not use, and with dbt's
+    own start-up paid ahead.
 
     Before every invocation ``DbtCliResource`` runs ``dbt --version`` in a subprocess (about 2 s
     here: a whole dbt start-up) and opens a dbt adapter inside the Dagster process (about 4 s)
@@ -75,11 +82,55 @@ class MeterrDbtCli(DbtCliResource):
     executable is the dbt-core installed beside this Python (``DBT_EXECUTABLE``), so its version
     is read from the package metadata, and with no adapter dagster-dbt skips that metadata, as it
     does when the adapter cannot be opened.
+
+    The executable dagster-dbt launches is the warm-dbt client (:mod:`dagster_project.dbt_warm`):
+    the resource starts a dbt process when the run starts, which imports dbt while the run loads
+    files, and the build's command runs in it.
     """
+
+    _warm: WarmDbt | None = PrivateAttr(default=None)
+    _spent: list[WarmDbt] = PrivateAttr(default_factory=list)
 
     @property
     def _cli_version(self) -> Version:  # type: ignore[override]
         return Version(version("dbt-core"))
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        # A run that uses dbt builds after loading: dbt's imports happen meanwhile, ahead.
+        self._warm = dbt_warm.take()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        for warm in [self._warm, *self._spent]:
+            if warm is not None:
+                warm.stop()
+        self._warm, self._spent = None, []
+
+    @staticmethod
+    def client_env() -> dict[str, str]:
+        """What the warm-dbt client needs besides a socket: the Python to run it with and the
+        real dbt to run when there is no warm process."""
+        return {REAL_DBT_ENV: DBT_EXECUTABLE, PYTHON_ENV: sys.executable}
+
+    def cli(self, args, **kwargs):  # type: ignore[override]
+        """dagster-dbt's ``cli``, its process handed to the warm dbt process when there is one
+        (the client falls back to the real dbt otherwise)."""
+        client_env = self.client_env()
+        if self._warm is not None:
+            client_env.update(self._warm.env())
+            # One command per warm process; teardown waits for it and removes its folder.
+            self._spent.append(self._warm)
+            self._warm = None
+        saved = {name: os.environ.get(name) for name in client_env}
+        os.environ.update(client_env)
+        try:
+            return super().cli(args, **kwargs)  # the process has started when this returns
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def _initialize_dbt_core_adapter(self, args):  # type: ignore[override]
         return None

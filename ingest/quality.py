@@ -1,5 +1,7 @@
 """The quality gate: great-expectations suites, built in code, decide on every row before a commit.
 
+GX runs in a process of its own (:mod:`ingest.gx_process`); the suites here are plain data.
+
 Every expectation in a suite is about single values (present, within a range, in a set), so a batch
 passes exactly when its extremes do: no NULL where one is required, the smallest and largest value
 of each checked column within its range, each distinct provider known. DuckDB computes those
@@ -12,25 +14,20 @@ the data is.
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import duckdb
 
+from ingest import gx_process
 from ingest.formats.base import KNOWN_PROVIDERS, RawTable
+from ingest.gx_process import Expectation, Failed
 
 CHUNK_ROWS = 1_000_000
 # Usage before 2020 predates every API meterr reads; anything after "now" (plus clock skew) is bad.
 EARLIEST = datetime(2020, 1, 1)
 CLOCK_SKEW = timedelta(minutes=10)
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,65 +46,10 @@ class GateResult:
         return "failed the quality gate: " + "; ".join(self.failures)
 
 
-# Loading great-expectations takes seconds; the first caller loads it, any other waits for it.
-_GX_LOADING = threading.RLock()
-_LOADER: threading.Thread | None = None
-
-
 def load_in_background() -> None:
-    """Start loading great-expectations and the gate's data context in a background thread
-    (once per process; later calls do nothing).
-
-    Loading is seconds of Python work; DuckDB reading a file into a table lets go of the
-    interpreter meanwhile, so a load started just before a batch's insert is ready by the time the
-    gate needs it instead of being paid for after the insert.
-    """
-
-    global _LOADER
-    if _LOADER is not None:
-        return
-
-    def load() -> None:
-        try:
-            _batch_definition()
-        except Exception:  # the gate's own call loads again and reports the error
-            log.debug("loading great-expectations in the background failed", exc_info=True)
-
-    _LOADER = threading.Thread(target=load, name="meterr-gx-load", daemon=True)
-    _LOADER.start()
-
-
-def _gx() -> Any:
-    with _GX_LOADING:
-        return _load_gx()
-
-
-@lru_cache(maxsize=1)
-def _load_gx() -> Any:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import great_expectations as gx
-    return gx
-
-
-def _batch_definition() -> Any:
-    with _GX_LOADING:
-        return _load_batch_definition()
-
-
-@lru_cache(maxsize=1)
-def _load_batch_definition() -> Any:
-    gx = _gx()
-    context = gx.get_context(mode="ephemeral")
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    # Progress bars on stderr would drown the CLI's own one-line-per-file output.
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas("meterr_pending")
-    asset = source.add_dataframe_asset("pending_rows")
-    return asset.add_batch_definition_whole_dataframe("whole_chunk")
+    """Start great-expectations loading in its own process (:mod:`ingest.gx_process`), so it is
+    ready when the first batch needs it; later calls do nothing while that process runs."""
+    gx_process.start()
 
 
 def _epoch_us(moment: datetime) -> int:
@@ -122,28 +64,29 @@ def _from_epoch_us(value: Any) -> str:
         return str(value)
 
 
-def build_expectations(fmt: RawTable, *, now: datetime | None = None) -> list[Any]:
+def build_expectations(fmt: RawTable, *, now: datetime | None = None) -> list[Expectation]:
     """The expectations of ``fmt``'s suite over the frame :func:`validation_select` builds:
     nulls, signs, time range (as epoch microseconds) and provider names."""
-    gx = _gx()
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
-    exps: list[Any] = []
-    for col in fmt.required:
-        exps.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=col))
+    exps = [Expectation("ExpectColumnValuesToNotBeNull", {"column": c}) for c in fmt.required]
     for col in fmt.non_negative:
-        exps.append(gx.expectations.ExpectColumnValuesToBeBetween(column=col, min_value=0))
+        exps.append(Expectation("ExpectColumnValuesToBeBetween", {"column": col, "min_value": 0}))
     if fmt.timestamp_column:
         exps.append(
-            gx.expectations.ExpectColumnValuesToBeBetween(
-                column=fmt.timestamp_column,
-                min_value=_epoch_us(EARLIEST),
-                max_value=_epoch_us(now + CLOCK_SKEW),
+            Expectation(
+                "ExpectColumnValuesToBeBetween",
+                {
+                    "column": fmt.timestamp_column,
+                    "min_value": _epoch_us(EARLIEST),
+                    "max_value": _epoch_us(now + CLOCK_SKEW),
+                },
             )
         )
     if fmt.provider_column:
         exps.append(
-            gx.expectations.ExpectColumnValuesToBeInSet(
-                column=fmt.provider_column, value_set=list(KNOWN_PROVIDERS)
+            Expectation(
+                "ExpectColumnValuesToBeInSet",
+                {"column": fmt.provider_column, "value_set": list(KNOWN_PROVIDERS)},
             )
         )
     return exps
@@ -154,20 +97,20 @@ def _key(expectation_type: str, column: str | None) -> str:
     return f"{expectation_type}:{column or ''}"
 
 
-def _describe(result: Any, fmt: RawTable) -> str:
-    config = result.expectation_config
-    column = config.kwargs.get("column")
+def _describe(failed: Failed, fmt: RawTable) -> str:
+    """What a failed expectation says in a quarantine reason: its call, how many rows, examples."""
+    column = failed.column
     # Times travel to GX as epoch microseconds; say them as times again.
     shown = _from_epoch_us if column and column == fmt.timestamp_column else str
     kwargs = {
         k: (shown(v) if k in ("min_value", "max_value") and v is not None else v)
-        for k, v in config.kwargs.items()
+        for k, v in failed.kwargs.items()
         if k not in ("batch_id", "value_set")
     }
-    res = result.result or {}
+    res = failed.result
     unexpected = res.get("unexpected_count")
     sample = res.get("partial_unexpected_list") or []
-    text = f"{config.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+    text = f"{failed.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
     if unexpected:
         text += f": {unexpected} unexpected row(s), e.g. {[shown(s) for s in sample[:3]]}"
     elif res.get("details"):
@@ -262,24 +205,18 @@ def validate(
     now: datetime | None = None,
 ) -> GateResult:
     """Validate every row of ``table`` (shaped like ``fmt``'s raw table) and say what failed."""
-    gx = _gx()
     result = GateResult()
     result.rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     expectations = build_expectations(fmt, now=now)
-    columns = gx.expectations.ExpectTableColumnsToMatchSet(column_set=list(fmt.all_columns))
+    columns = Expectation("ExpectTableColumnsToMatchSet", {"column_set": list(fmt.all_columns)})
     result.expectations = len(expectations) + 1 + (1 if fmt.key else 0)
     failures: dict[str, str] = {}
-    batch_definition = _batch_definition()
 
-    def check(frame: Any, suite_expectations: list[Any]) -> dict[str, str]:
+    def check(frame: Any, suite_expectations: list[Expectation]) -> dict[str, str]:
         """The failed expectations, by type and column, with what GX said about each."""
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        suite = gx.ExpectationSuite(name=f"{fmt.name}_gate", expectations=suite_expectations)
         failed: dict[str, str] = {}
-        for one in batch.validate(suite).results:
-            if not one.success:
-                key = _key(one.expectation_config.type, one.expectation_config.kwargs.get("column"))
-                failed.setdefault(key, _describe(one, fmt))
+        for one in gx_process.check(frame, suite_expectations, f"{fmt.name}_gate"):
+            failed.setdefault(_key(one.type, one.column), _describe(one, fmt))
         return failed
 
     # The table's columns are a property of the table, not of its rows: checked on no rows.
@@ -289,7 +226,7 @@ def validate(
         failed = check(extremes_frame(con, fmt, table), expectations)
     if failed:
         # Say it over the rows, for the expectations that failed: how many rows, which values.
-        again = [e for e in expectations if _key(e.expectation_type, e.column) in failed]
+        again = [e for e in expectations if _key(e.type, e.column) in failed]
         cursor = con.execute(validation_select(con, fmt, table))
         while True:
             frame = cursor.fetch_df_chunk(CHUNK_ROWS // 2048)

@@ -66,14 +66,19 @@ def test_raw_assets_carry_a_blocking_quality_gate() -> None:
 def test_dbt_resource_reports_the_version_of_the_dbt_it_runs() -> None:
     """The slim dbt resource answers dagster-dbt's version question from package metadata instead
     of a `dbt --version` subprocess per run: it must be the version of the executable it runs."""
+    import os
     import re
     import subprocess
 
+    from dagster_project.dbt_warm import SOCKET_ENV
     from dagster_project.definitions import resources
 
     dbt = resources()["dbt"]
+    # Run as the resource runs it: the warm-dbt client, which runs the real dbt without a socket.
+    env = {**os.environ, **dbt.client_env()}
+    env.pop(SOCKET_ENV, None)
     printed = subprocess.run(
-        [dbt.dbt_executable, "--version"], capture_output=True, text=True, check=True
+        [dbt.dbt_executable, "--version"], capture_output=True, text=True, check=True, env=env
     ).stdout
     core = re.search(r"installed:\s*(\d+\.\d+\.\d+)", printed) or re.search(
         r"(\d+\.\d+\.\d+)", printed

@@ -180,21 +180,3 @@ def test_unknown_file_reason_never_quotes_its_content(home: MeterrHome) -> None:
     assert "prompt" in outcome.reason and "SECRET-PROMPT-TEXT" not in outcome.reason
     error = (home.quarantine / "chat.jsonl.error.json").read_text()
     assert "SECRET-PROMPT-TEXT" not in error
-
-
-def test_the_gate_library_loads_once_while_a_batch_asks_for_it() -> None:
-    """The background load and the gate's own call race for great-expectations: one context."""
-    from ingest import quality
-
-    quality._load_gx.cache_clear()
-    quality._load_batch_definition.cache_clear()
-    quality._LOADER = None
-    quality.load_in_background()
-    loader = quality._LOADER
-    quality.load_in_background()  # a second call starts nothing
-    assert quality._LOADER is loader
-    mine = quality._batch_definition()  # asked while the loader is still at it
-    loader.join(timeout=120)
-    assert not loader.is_alive()
-    assert quality._batch_definition() is mine
-    assert quality._load_batch_definition.cache_info().misses == 1

@@ -6,6 +6,7 @@ the gate keeps a failing batch out of all of them.
 
 from __future__ import annotations
 
+import json
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +15,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project import cli
+from dagster_project import cli, dbt_warm
 from dagster_project.assets.drop_folder import GATE_CHECK
+from dagster_project.dbt_project import DBT_DIR
 from dagster_project.definitions import defs
 from dagster_project.resources import DropFolder
 from dagster_project.sensors import drop_folder_sensor
@@ -103,9 +105,21 @@ def test_ingest_without_files_processes_what_waits_in_the_drop_folder(
         return original(path, display)
 
     monkeypatch.setattr(unpack, "scan_member", watched)
+    warm_pids = []
+    start_ahead = dbt_warm.start_ahead
+
+    def watched_start() -> None:
+        start_ahead()
+        warm_pids.append(dbt_warm._AHEAD.pid)
+
+    monkeypatch.setattr(dbt_warm, "start_ahead", watched_start)
     assert cli.main(["ingest"]) == 0
     # The file was read once, ahead, while Dagster started; the load took that digest.
     assert scans == [("usage.csv", "meterr-scan-ahead")]
+    # dbt's build ran in the dbt process started before Dagster loaded (its log names the pid).
+    newest_log = max((DBT_DIR / "target").glob("*/dbt.log"), key=lambda p: p.stat().st_mtime)
+    first_event = json.loads(newest_log.read_text().splitlines()[0])
+    assert [first_event["info"]["pid"]] == warm_pids
     assert capsys.readouterr().out.strip().endswith("usage.csv: loaded 40 rows")
     assert _query(home, FACT_TOTALS)[0][:6] == _expected(rows)[:6]
     assert list(home.archive.rglob("usage.csv")) and not list(home.drop.rglob("*.csv"))

@@ -1,0 +1,121 @@
+"""A warm dbt process runs the command its client hands over, exactly as dbt would run it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from dagster_project import dbt_warm
+from dagster_project.dbt_project import DBT_DIR, DBT_EXECUTABLE
+from dagster_project.dbt_warm import CLIENT, PYTHON_ENV, REAL_DBT_ENV, WarmDbt
+
+
+def _client(args: list[str], warm: WarmDbt | None, cwd=DBT_DIR) -> subprocess.CompletedProcess:
+    env = {**os.environ, REAL_DBT_ENV: DBT_EXECUTABLE, PYTHON_ENV: sys.executable}
+    env.pop(dbt_warm.SOCKET_ENV, None)
+    if warm is not None:
+        env.update(warm.env())
+    return subprocess.run(
+        [str(CLIENT), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_the_warm_process_runs_the_command_and_returns_its_exit_code(tmp_path) -> None:
+    real = subprocess.run([DBT_EXECUTABLE, "--version"], capture_output=True, text=True)
+    warm = WarmDbt()
+    try:
+        done = _client(["--version"], warm)
+        assert (done.returncode, done.stdout) == (real.returncode, real.stdout)
+        # It served that one command and ended; its socket went with it.
+        assert _gone(warm.pid, within=30)
+        assert not warm.socket.exists()
+    finally:
+        warm.stop()
+    assert not warm.folder.exists()
+    # dbt's usage error keeps dbt's exit code (2), and its message reaches the client's stderr.
+    real = subprocess.run([DBT_EXECUTABLE, "no-such-command"], capture_output=True, text=True)
+    warm = WarmDbt()
+    try:
+        done = _client(["no-such-command"], warm)
+        assert done.returncode == real.returncode == 2
+        assert "no-such-command" in done.stderr + done.stdout
+        assert _gone(warm.pid, within=30)
+    finally:
+        warm.stop()
+
+
+def test_the_command_sees_the_clients_directory_and_environment(tmp_path) -> None:
+    """``dbt debug --config-dir`` prints where dbt looks for profiles.yml: from DBT_PROFILES_DIR
+    in the client's environment, not the warm process's."""
+    warm = WarmDbt()
+    try:
+        env_dir = tmp_path / "profiles-here"
+        env_dir.mkdir()
+        os.environ["DBT_PROFILES_DIR"] = str(env_dir)
+        try:
+            done = _client(["debug", "--config-dir"], warm, cwd=tmp_path)
+        finally:
+            os.environ.pop("DBT_PROFILES_DIR")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert str(env_dir) in done.stdout
+    finally:
+        warm.stop()
+
+
+def test_without_a_warm_process_the_client_runs_dbt_itself() -> None:
+    real = subprocess.run([DBT_EXECUTABLE, "--version"], capture_output=True, text=True)
+    done = _client(["--version"], None)
+    assert (done.returncode, done.stdout) == (real.returncode, real.stdout)
+    # A warm process that died before the command: the client runs dbt itself.
+    warm = WarmDbt()
+    try:
+        os.kill(warm.pid, signal.SIGKILL)
+        assert _gone(warm.pid, within=10)
+        done = _client(["--version"], warm)
+        assert (done.returncode, done.stdout) == (real.returncode, real.stdout)
+    finally:
+        warm.stop()
+
+
+def test_an_unused_warm_process_ends_with_the_process_that_started_it() -> None:
+    code = (
+        "from dagster_project.dbt_warm import WarmDbt; import os\n"
+        "w = WarmDbt(); print(w.pid, flush=True); os._exit(0)"
+    )
+    parent = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    pid = int(parent.stdout.split()[0])
+    assert _gone(pid, within=60)
+
+
+def test_a_run_started_ahead_is_taken_once() -> None:
+    dbt_warm.start_ahead()
+    first = dbt_warm._AHEAD
+    dbt_warm.start_ahead()  # already one waiting
+    assert dbt_warm._AHEAD is first
+    taken = dbt_warm.take()
+    try:
+        assert taken is first and dbt_warm._AHEAD is None
+        fresh = dbt_warm.take()  # nothing ahead any more: a new one
+        assert fresh is not first
+        fresh.stop()
+    finally:
+        taken.stop()

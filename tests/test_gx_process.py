@@ -1,0 +1,61 @@
+"""great-expectations answers from a child process: one per process, restarted when it dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pandas as pd
+import pytest
+
+from ingest import gx_process
+from ingest.gx_process import Expectation, GxProcessError
+
+NOT_NULL = Expectation("ExpectColumnValuesToNotBeNull", {"column": "model"})
+NON_NEGATIVE = Expectation("ExpectColumnValuesToBeBetween", {"column": "tokens", "min_value": 0})
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({"model": ["a", None, "c"], "tokens": [1, 2, -3]})
+
+
+def test_one_child_answers_with_plain_results() -> None:
+    first = gx_process.start()
+    assert NOT_NULL.type == "expect_column_values_to_not_be_null"
+    assert gx_process.start() is first  # a second start reuses the running child
+    assert first.pid != os.getpid() and first.alive()
+    # Asked at once, while the child may still be loading GX: the answer waits for it.
+    failed = gx_process.check(_frame(), [NOT_NULL, NON_NEGATIVE], "test")
+    assert [(f.type, f.column) for f in failed] == [
+        ("expect_column_values_to_not_be_null", "model"),
+        ("expect_column_values_to_be_between", "tokens"),
+    ]
+    assert failed[0].result["unexpected_count"] == 1
+    assert failed[1].result["partial_unexpected_list"] == [-3]
+    # Plain Python only, so this process never needs GX or numpy to read them.
+    assert type(failed[1].result["partial_unexpected_list"][0]) is int
+    clean = pd.DataFrame({"model": ["a"], "tokens": [0]})
+    assert gx_process.check(clean, [NOT_NULL, NON_NEGATIVE], "test") == []
+
+
+def test_a_failing_request_is_reported_and_the_child_keeps_serving() -> None:
+    with pytest.raises(GxProcessError, match="ExpectNoSuchThing"):
+        gx_process.check(_frame(), [Expectation("ExpectNoSuchThing", {})], "test")
+    assert len(gx_process.check(_frame(), [NOT_NULL], "test")) == 1
+
+
+def test_a_child_that_died_is_started_again() -> None:
+    child = gx_process.start()
+    os.kill(child.pid, signal.SIGKILL)
+    with pytest.raises(GxProcessError, match="ended"):
+        child.check(_frame(), [NOT_NULL], "test")
+    again = gx_process.start()
+    assert again is not child and again.pid != child.pid
+    assert len(gx_process.check(_frame(), [NOT_NULL], "test")) == 1
+
+
+def test_stop_ends_the_child() -> None:
+    child = gx_process.start()
+    gx_process.stop()
+    assert not child.alive()
+    assert gx_process.start() is not child
