@@ -2,16 +2,19 @@
 
 dagster-dbt runs every dbt command as a new process, which first spends seconds importing dbt and
 its adapter. A run knows from its start that it will build, so the dbt resource starts a *warm*
-dbt process then (``python -m dagster_project.dbt_warm SOCKET``): it listens on a Unix socket in
-a private temporary folder and imports dbt while the run loads files on the other core.
+dbt process then (``python -m dagster_project.dbt_warm``), which imports dbt while the run loads
+files on the other core and then waits on a Unix socket in a private temporary folder (bound
+before it starts, so a command may arrive at any time and waits in the queue).
 
-The executable dagster-dbt launches is ``dbt_warm_client.sh``: a few milliseconds of Python
-without site-packages that hands its standard input, output and error (the pipe dagster-dbt
-reads), its arguments, working directory and environment to the warm process, which runs dbt's
-own command line there and sends back the exit code. So dbt's output, artifacts and exit status
-are exactly those of ``dbt`` itself. A warm process serves one command and ends. When there is
-none (no socket in the environment, or it cannot be reached before dbt started) the client runs
-the real ``dbt`` in its place, so the same command works either way.
+The executable dagster-dbt launches is ``dbt_warm_client.sh``: :func:`client`, this module run as
+a script by Python without site-packages (milliseconds). It hands its standard input, output and
+error (the pipe dagster-dbt reads), its arguments, working directory and environment to the warm
+process, which runs dbt's own command line with them and sends back the exit code. So dbt's
+output, artifacts and exit status are exactly those of ``dbt`` itself. A warm process serves one
+command and ends. When there is none (no socket in the environment, or its process is gone before
+running anything) the client becomes the real ``dbt``, so the same command works either way.
+
+Only the standard library is imported at module level: the client runs without site-packages.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -34,7 +38,6 @@ SOCKET_ENV = "METERR_DBT_WARM_SOCKET"
 REAL_DBT_ENV = "METERR_DBT_EXECUTABLE"
 PYTHON_ENV = "METERR_DBT_PYTHON"
 CLIENT = Path(__file__).resolve().with_name("dbt_warm_client.sh")
-CLIENT_PY = Path(__file__).resolve().with_name("dbt_warm_client.py")
 _ROOT = Path(__file__).resolve().parent.parent
 ACCEPT_POLL_SECONDS = 2.0
 
@@ -148,6 +151,7 @@ def serve(listener_fd: int, parent: int) -> int:
     with contextlib.suppress(OSError):
         os.unlink(path)
     head, fds, _, _ = socket.recv_fds(conn, 8, 3)
+    head += _recv_exactly(conn, 8 - len(head))
     request = json.loads(_recv_exactly(conn, struct.unpack("<Q", head)[0]))
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -169,5 +173,48 @@ def serve(listener_fd: int, parent: int) -> int:
     return code
 
 
+def _run_real_dbt(argv: list[str]) -> None:
+    """Become the real dbt, running ``argv`` (no warm process)."""
+    real = os.environ.get(REAL_DBT_ENV) or "dbt"
+    os.execvp(real, [real, *argv])
+
+
+def client(argv: list[str]) -> int:
+    """Run dbt command ``argv`` in the warm process named by ``$METERR_DBT_WARM_SOCKET`` with
+    this process's streams, directory and environment; its exit code is dbt's."""
+    path = os.environ.get(SOCKET_ENV)
+    if not path:
+        _run_real_dbt(argv)
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)})
+        socket.send_fds(conn, [struct.pack("<Q", len(request.encode()))], [0, 1, 2])
+        conn.sendall(request.encode())
+        replies = conn.makefile("r")
+        started = replies.readline().split()
+    except OSError:
+        started = []
+    if not started:
+        # The warm process is gone before it ran anything: nothing happened, run dbt here.
+        conn.close()
+        _run_real_dbt(argv)
+    server = int(started[1])
+
+    def forward(signum: int, _frame: object) -> None:
+        # dagster-dbt stops a dbt command by signalling its process: that is this one.
+        os.kill(server, signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    ended = replies.readline().split()
+    if not ended:
+        print("meterr: the warm dbt process ended without an exit code", file=sys.stderr)
+        return 1
+    return int(ended[1])
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["client"]:
+        sys.exit(client(sys.argv[2:]))
     serve(int(sys.argv[1]), int(sys.argv[2]))
