@@ -114,7 +114,11 @@ def take() -> WarmDbt:
     """The warm dbt process started ahead, or a new one."""
     global _AHEAD
     warm, _AHEAD = _AHEAD, None
-    return warm if warm is not None and warm.alive() else WarmDbt()
+    if warm is not None and warm.alive():
+        return warm
+    if warm is not None:
+        warm.stop()  # it died: only its folder is left to remove
+    return WarmDbt()
 
 
 def _recv_exactly(conn: socket.socket, size: int) -> bytes:

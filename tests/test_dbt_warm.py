@@ -61,20 +61,28 @@ def test_the_warm_process_runs_the_command_and_returns_its_exit_code(tmp_path) -
         warm.stop()
 
 
-def test_the_command_sees_the_clients_directory_and_environment(tmp_path) -> None:
-    """``dbt debug --config-dir`` prints where dbt looks for profiles.yml: from DBT_PROFILES_DIR
-    in the client's environment, not the warm process's."""
+def test_the_command_sees_the_clients_directory_and_environment(tmp_path, monkeypatch) -> None:
+    """``dbt debug --config-dir`` prints where dbt looks for profiles.yml: $DBT_PROFILES_DIR from
+    the client's environment, else the client's working directory when it holds a profiles.yml
+    (neither is the warm process's own)."""
+    env_dir, work_dir = tmp_path / "profiles-here", tmp_path / "work"
+    env_dir.mkdir()
+    work_dir.mkdir()
+    (work_dir / "profiles.yml").write_text("{}\n")
     warm = WarmDbt()
     try:
-        env_dir = tmp_path / "profiles-here"
-        env_dir.mkdir()
-        os.environ["DBT_PROFILES_DIR"] = str(env_dir)
-        try:
-            done = _client(["debug", "--config-dir"], warm, cwd=tmp_path)
-        finally:
-            os.environ.pop("DBT_PROFILES_DIR")
+        monkeypatch.setenv("DBT_PROFILES_DIR", str(env_dir))
+        done = _client(["debug", "--config-dir"], warm, cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
         assert str(env_dir) in done.stdout
+    finally:
+        warm.stop()
+    warm = WarmDbt()
+    try:
+        monkeypatch.delenv("DBT_PROFILES_DIR")
+        done = _client(["debug", "--config-dir"], warm, cwd=work_dir)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert str(work_dir) in done.stdout
     finally:
         warm.stop()
 
@@ -119,3 +127,13 @@ def test_a_run_started_ahead_is_taken_once() -> None:
         fresh.stop()
     finally:
         taken.stop()
+    # One started ahead that died is cleared away, and the run gets a live one.
+    dbt_warm.start_ahead()
+    dead = dbt_warm._AHEAD
+    os.kill(dead.pid, signal.SIGKILL)
+    assert _gone(dead.pid, within=10)
+    live = dbt_warm.take()
+    try:
+        assert live is not dead and live.alive() and not dead.folder.exists()
+    finally:
+        live.stop()

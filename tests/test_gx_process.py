@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
+import psutil
 import pytest
 
 from ingest import gx_process
@@ -59,3 +63,24 @@ def test_stop_ends_the_child() -> None:
     gx_process.stop()
     assert not child.alive()
     assert gx_process.start() is not child
+
+
+def test_the_child_ends_when_the_process_that_started_it_is_gone() -> None:
+    code = (
+        "from ingest import gx_process; import os\n"
+        "print(gx_process.start().pid, flush=True)\nos._exit(0)"
+    )
+    parent = subprocess.run(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, check=True, timeout=60
+    )
+    child = int(parent.stdout.split()[0])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(child).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the GX child {child} outlived its parent")
