@@ -147,8 +147,10 @@ def serve(listener_fd: int, parent: int) -> int:
             conn, _ = server.accept()
             break
         except TimeoutError:
-            # Nobody will ask once the process that started this one is gone.
+            # Nobody will ask once the process that started this one is gone, and nobody is
+            # left to remove the folder either.
             if os.getppid() != parent:
+                shutil.rmtree(Path(path).parent, ignore_errors=True)
                 return 0
     conn.settimeout(None)
     server.close()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 
@@ -105,13 +106,14 @@ def test_without_a_warm_process_the_client_runs_dbt_itself() -> None:
 def test_an_unused_warm_process_ends_with_the_process_that_started_it() -> None:
     code = (
         "from dagster_project.dbt_warm import WarmDbt; import os\n"
-        "w = WarmDbt(); print(w.pid, flush=True); os._exit(0)"
+        "w = WarmDbt(); print(w.pid, w.folder, flush=True); os._exit(0)"
     )
     parent = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    pid = int(parent.stdout.split()[0])
-    assert _gone(pid, within=60)
+    pid, folder = parent.stdout.split()
+    assert _gone(int(pid), within=60)
+    assert not Path(folder).exists()  # it took its socket's folder with it
 
 
 def test_a_run_started_ahead_is_taken_once() -> None:
