@@ -12,7 +12,7 @@ compared with an empty warehouse (work should grow with the new data, not with h
 One untimed warm-up run goes first, so the first timed run does not pay for reading Python's
 libraries from disk into the page cache (a once-per-boot cost, not a per-run one). The 1k and N
 measurements (DuckDB alone and meterr) are taken three times each, alternately, and the 10k ones
-twice; the fastest of each is kept.
+twice each, after-N and empty alternately; the fastest of each is kept.
 """
 
 from __future__ import annotations
@@ -201,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         duck_bigs.append(duckdb_alone(big))
         big_runs.append(meterr_ingest(big, work / f"home-big-{n}"))
     duck_big = min(duck_bigs)
-    after_runs = [meterr_ingest(extra, work / "home-big-0") for extra in extras]
-    empty_runs = [meterr_ingest(extras[0], work / h) for h in ("home-10k-a", "home-10k-b")]
+    # The 10k file after the N rows and on an empty warehouse, alternately as well: the machine's
+    # speed drifts within minutes, and two of one kind then two of the other would measure that.
+    after_runs, empty_runs = [], []
+    for extra, empty_home in zip(extras, ("home-10k-a", "home-10k-b"), strict=True):
+        after_runs.append(meterr_ingest(extra, work / "home-big-0"))
+        empty_runs.append(meterr_ingest(extra, work / empty_home))
     meterr_small = min(small_runs, key=lambda m: m.seconds)
     meterr_big = min(big_runs, key=lambda m: m.seconds)
     after_big = min(after_runs, key=lambda m: m.seconds)

@@ -59,3 +59,18 @@ def record(
     if rows:
         con.executemany("INSERT INTO meta.check_results VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     return len(rows)
+
+
+def last_passed(con: duckdb.DuckDBPyConnection, asset_key: str, check_name: str) -> datetime | None:
+    """When ``check_name`` on ``asset_key`` last passed (UTC, naive), or None if it never did."""
+    recorded = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'meta' AND table_name = 'check_results'"
+    ).fetchone()[0]
+    if not recorded:
+        return None
+    return con.execute(
+        "SELECT max(checked_at) FROM meta.check_results "
+        "WHERE asset_key = ? AND check_name = ? AND passed",
+        [asset_key, check_name],
+    ).fetchone()[0]

@@ -28,6 +28,9 @@ CHUNK_ROWS = 1_000_000
 # Usage before 2020 predates every API meterr reads; anything after "now" (plus clock skew) is bad.
 EARLIEST = datetime(2020, 1, 1)
 CLOCK_SKEW = timedelta(minutes=10)
+# The committed-rows re-check looks back this far before the time it last passed, so a clock that
+# stepped back a little between runs cannot hide the rows loaded in between.
+RECHECK_OVERLAP = timedelta(minutes=1)
 
 
 @dataclass
@@ -249,12 +252,27 @@ def validate(
 
 
 def raw_invariant_violations(
-    con: duckdb.DuckDBPyConnection, spec: RawTable, *, now: datetime | None = None
+    con: duckdb.DuckDBPyConnection,
+    spec: RawTable,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
 ) -> list[str]:
-    """Invariants re-checked in SQL over everything committed to ``raw.<table>`` (cheap, whole
-    table): a violation here means bad rows got past the gate and must block the marts."""
+    """Invariants re-checked in SQL over rows committed to ``raw.<table>``: a violation here means
+    bad rows got past the gate and must block the marts.
+
+    ``since`` (UTC, naive) limits the value checks to rows loaded from then on (rows without a load
+    time too) and the key check to *their* keys, counted over the whole table; ``None`` checks
+    every row. Callers pass the time the check last passed, so the work grows with the new rows,
+    not with history, and rows that broke it stay inside the window until they are gone.
+    """
     table = spec.qualified_table
     now = (now or datetime.now(UTC)).replace(tzinfo=None) + CLOCK_SKEW
+    recent = "TRUE"
+    if since is not None:
+        start = since - RECHECK_OVERLAP
+        loaded = '"_loaded_at"'
+        recent = f"({loaded} IS NULL OR {loaded} >= TIMESTAMP '{start:%Y-%m-%d %H:%M:%S}')"
     checks: list[tuple[str, str]] = []
     for col in spec.non_negative:
         checks.append((f"{col} < 0", f'"{col}" < 0'))
@@ -279,7 +297,7 @@ def raw_invariant_violations(
         counts = con.execute(
             "SELECT "
             + ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond in checks)
-            + f" FROM {table}"
+            + f" FROM {table} WHERE {recent}"
         ).fetchone()
         violations = [
             f"{n} row(s): {label}" for (label, _), n in zip(checks, counts, strict=True) if n
@@ -287,8 +305,16 @@ def raw_invariant_violations(
     if spec.key:
         keys = ", ".join(f'"{k}"' for k in spec.key)
         not_null = " AND ".join(f'"{k}" IS NOT NULL' for k in spec.key)
+        scope = table
+        if since is not None:
+            # Only keys of recent rows can be repeated now (older ones were unique when the
+            # check passed); a semi join finds every row holding them.
+            scope = (
+                f"(SELECT * FROM {table} SEMI JOIN (SELECT DISTINCT {keys} FROM {table} "
+                f"WHERE {recent} AND {not_null}) USING ({keys}))"
+            )
         dupes = con.execute(
-            f"SELECT count(*) FROM (SELECT {keys} FROM {table} WHERE {not_null} "
+            f"SELECT count(*) FROM (SELECT {keys} FROM {scope} WHERE {not_null} "
             f"GROUP BY ALL HAVING count(*) > 1)"
         ).fetchone()[0]
         if dupes:
