@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from dagster_project import dbt_warm
-from dagster_project.dbt_project import DBT_DIR, DBT_EXECUTABLE
+from dagster_project.dbt_project import DBT_DIR, DBT_EXECUTABLE, dbt_env
 from dagster_project.dbt_warm import CLIENT, PYTHON_ENV, REAL_DBT_ENV, WarmDbt
 
 
@@ -139,3 +139,39 @@ def test_a_run_started_ahead_is_taken_once() -> None:
         assert live is not dead and live.alive() and not dead.folder.exists()
     finally:
         live.stop()
+
+
+def test_a_signal_to_the_client_stops_the_command_in_the_warm_process(tmp_path) -> None:
+    """dagster-dbt stops a dbt command by signalling the process it started (the client): the
+    signal must reach the warm process running the command, or a cancelled run would leave dbt
+    working on. The command: a query DuckDB needs minutes for."""
+    warm = WarmDbt()
+    env = {
+        **dbt_env(tmp_path / "warehouse.duckdb"),
+        REAL_DBT_ENV: DBT_EXECUTABLE,
+        PYTHON_ENV: sys.executable,
+        **warm.env(),
+    }
+    slow = "select sum(range % 7) from range(1000000000000)"
+    client = subprocess.Popen(
+        [str(CLIENT), "show", "--inline", slow, "--project-dir", str(DBT_DIR),
+         "--profiles-dir", str(DBT_DIR)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        # Once dbt has read the project ("Found ... models"), the query follows at once.
+        seen = []
+        for line in client.stdout:
+            seen.append(line)
+            if "Found " in line:
+                break
+        time.sleep(3)  # the query is under way in DuckDB
+        assert psutil.Process(warm.pid).status() != psutil.STATUS_ZOMBIE, "".join(seen)
+        client.send_signal(signal.SIGINT)
+        rest = client.communicate(timeout=120)[0]
+        assert client.returncode != 0
+        assert _gone(warm.pid, within=60), "".join(seen) + rest
+        assert "without an exit code" not in rest  # dbt itself ended the command and said how
+    finally:
+        client.kill()
+        warm.stop()
