@@ -70,12 +70,16 @@ def test_a_new_key_repeating_an_old_one_is_found_across_the_whole_table(con) -> 
     _add(con, "old-a", PASSED + timedelta(hours=1))
     assert _check(con, PASSED) == ["1 duplicate key(s) on (request_id)"]
     assert _check(con, None) == ["2 duplicate key(s) on (request_id)"]
+    # A window holding most rows groups every key instead of looking keys up: the same answer.
+    assert _check(con, PASSED - timedelta(days=10)) == ["2 duplicate key(s) on (request_id)"]
 
 
-def test_the_window_reaches_a_little_before_the_last_pass(con) -> None:
-    # Loaded seconds before the recorded pass (a clock stepped back): still re-checked.
-    _add(con, "edge", PASSED - quality.RECHECK_OVERLAP / 2, cost_usd=-1)
+def test_the_window_starts_exactly_at_the_last_pass(con) -> None:
+    # The run that passed loaded its rows just before it passed: they are not read again.
+    _add(con, "same-run", PASSED - timedelta(seconds=1), cost_usd=-1)
+    _add(con, "next-run", PASSED + timedelta(microseconds=1), cost_usd=-2)
     assert _check(con, PASSED) == ["1 row(s): cost_usd < 0"]
+    assert _check(con, None) == ["2 row(s): cost_usd < 0"]
 
 
 def _materialize() -> dg.AssetCheckEvaluation:
