@@ -26,6 +26,16 @@ SCHEMAS = ("raw", "meta")
 # the gate's frames beside it, under the 1.5 GB that `make bench` holds meterr's whole process tree
 # to (the Dagster process is still alive beside dbt's).
 MEMORY_LIMIT = "512MB"
+# The limit for the statements that stream an export into a table. DuckDB writes such an insert
+# in file order with as many threads as its memory budget allows: it sets aside a quarter of the
+# limit, a few MB per column per thread, so at 512MB a raw table of twenty-odd columns is written by
+# one thread while the other core waits. 1GB lets both cores write; DuckDB still spills beyond it,
+# and the insert's own memory stays far below it (about 0.1 GB more resident at 5 million rows).
+BULK_INSERT_MEMORY_LIMIT = "1GB"
+# DuckDB turns `x IN (five or more constants)` into a join against the list, and that join hands
+# rows on out of file order: a large file's rows would land shuffled and their row numbers would
+# no longer be their lines. Streaming inserts run without that rewrite.
+BULK_INSERT_DISABLED_OPTIMIZERS = "in_clause"
 
 
 def dbt_environment(warehouse: Path) -> dict[str, str]:
@@ -35,6 +45,23 @@ def dbt_environment(warehouse: Path) -> dict[str, str]:
         "METERR_WAREHOUSE": str(warehouse.resolve()),
         "METERR_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
     }
+
+
+@contextmanager
+def streaming_insert(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Settings for statements that stream a file into a table: rows land in file order
+    (:data:`BULK_INSERT_DISABLED_OPTIMIZERS`) and both cores write
+    (:data:`BULK_INSERT_MEMORY_LIMIT`). Afterwards, also when a statement fails, the connection is
+    back at :data:`MEMORY_LIMIT` with every optimizer on, as every meterr connection runs."""
+    # Set back by name, not by reading the old value: DuckDB reports a limit rounded to a tenth of
+    # a MiB, and setting that text again loses a little more each time.
+    con.execute(f"SET memory_limit = '{BULK_INSERT_MEMORY_LIMIT}'")
+    con.execute(f"SET disabled_optimizers = '{BULK_INSERT_DISABLED_OPTIMIZERS}'")
+    try:
+        yield
+    finally:
+        con.execute("RESET disabled_optimizers")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
 
 
 class WarehouseBusyError(RuntimeError):

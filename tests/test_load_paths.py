@@ -17,12 +17,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from benchmarks.run import generate_helicone_jsonl
 from ingest import drop
 from ingest.formats import by_name, reading
 from ingest.formats.base import FormatError
 from ingest.loading import create_pending
 from ingest.paths import MeterrHome
-from ingest.warehouse import connect
+from ingest.warehouse import (
+    BULK_INSERT_MEMORY_LIMIT,
+    MEMORY_LIMIT,
+    connect,
+    streaming_insert,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
 REQUEST_LEVEL = [
@@ -336,3 +342,48 @@ def test_rows_left_unnumbered_are_numbered_by_the_next_load(
     expected_second = [(r["request_id"], n) for n, r in enumerate(records[3:], start=1)]
     assert by_file[outcomes[0].file_sha256] == expected_first
     assert by_file[outcomes[1].file_sha256] == expected_second
+
+
+def test_a_large_export_keeps_file_order_when_both_cores_write(tmp_path: Path) -> None:
+    """A file of several read batches, written by both cores, lands in file order: each row's
+    number is its line. (DuckDB's rewrite of the provider IN-list into a join shuffled such a
+    file's rows; small fixtures are one batch and never showed it.)"""
+    rows = 150_000  # several of DuckDB's read batches and more than one row group
+    source = generate_helicone_jsonl(tmp_path / "large.jsonl", rows)
+    home, outcomes = _drop_and_process(tmp_path / "home", [source])
+    assert [(o.status, o.row_count) for o in outcomes] == [("loaded", rows)]
+    with connect(home, write=False) as con:
+        out_of_order = con.execute(
+            "SELECT count(*) FROM raw.helicone_requests "
+            "WHERE _row_number <> CAST(substr(request_id, 5) AS BIGINT) + 1"
+        ).fetchone()[0]
+        (limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert out_of_order == 0
+    with duckdb.connect() as con:
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        (meterrs_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert limit == meterrs_limit
+
+
+def test_streaming_insert_settings_hold_only_for_the_insert() -> None:
+    """Inside: the larger memory budget and no IN-list rewrite; after, also when the insert
+    fails: meterr's limit and every optimizer, as before."""
+
+    def settings(con: duckdb.DuckDBPyConnection) -> tuple:
+        return con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers')"
+        ).fetchone()
+
+    with duckdb.connect() as con:
+        con.execute(f"SET memory_limit = '{BULK_INSERT_MEMORY_LIMIT}'")
+        (bulk_limit, _) = settings(con)
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        before = settings(con)
+        con.execute("CREATE TABLE t (a INTEGER)")
+        with streaming_insert(con):
+            during = settings(con)
+        with pytest.raises(duckdb.Error), streaming_insert(con):
+            con.execute("INSERT INTO t SELECT error('a bad cell')")
+        after = settings(con)
+    assert during == (bulk_limit, "in_clause") and bulk_limit != before[0]
+    assert after == before and before[1] == ""

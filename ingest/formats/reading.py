@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.formats.base import FormatError, Sample
+from ingest.warehouse import streaming_insert
 
 # A single JSON record or CSV line longer than this is refused (an absurd line is not usage data).
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -132,7 +133,8 @@ def _insert_strict(
         [*lineage.values()] + [f"CAST(({expr}) AS {dtype})" for expr, dtype in exprs.values()]
     )
     sql = f"INSERT INTO {pending} ({cols}) SELECT {strict} FROM {relation}"
-    return con.execute(sql).fetchone()[0]
+    with streaming_insert(con):
+        return con.execute(sql).fetchone()[0]
 
 
 def load_usage(
