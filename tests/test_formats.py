@@ -419,6 +419,32 @@ def test_litellm_cache_counts_providers_and_times(home: MeterrHome) -> None:
     ]
 
 
+def test_litellm_csv_written_from_python_spells_null_none(home: MeterrHome) -> None:
+    """A CSV dump of the table written from Python has `None` for NULL cells, metadata too: the
+    row loads (it was quarantined as invalid JSON), with NULL user and cache counts, not a user
+    called "None"."""
+    path = home.drop / "spend.csv"
+    path.write_text(
+        "request_id,call_type,api_key,spend,total_tokens,prompt_tokens,completion_tokens,"
+        "startTime,endTime,model,model_id,custom_llm_provider,user,metadata,cache_hit,end_user\n"
+        "req-1,acompletion,hashed,0.00675,4426,4320,106,2026-11-18 12:02:01.250000,"
+        "2026-11-18 12:02:03.250000,claude-sonnet-4-5,None,anthropic,None,None,None,None\n"
+        "req-2,acompletion,hashed,0.001,120,100,20,2026-11-18 13:00:00,2026-11-18 13:00:01,"
+        'gpt-4o-mini,m-1,openai,alice,"{""additional_usage_values"": '
+        '{""cache_read_input_tokens"": 40}}",False,None\n'
+    )
+    [outcome] = process_drop_folder(home, [path])
+    assert (outcome.status, outcome.row_count) == ("loaded", 2), outcome.reason
+    assert _query(home, """
+        SELECT request_id, provider, "user", end_user, cache_read_input_tokens,
+               cache_creation_input_tokens, cache_hit, prompt_tokens
+        FROM raw.litellm_spend_logs ORDER BY request_id
+    """) == [
+        ("req-1", "anthropic", None, None, None, None, None, 4320),
+        ("req-2", "openai", "alice", None, 40, None, False, 100),
+    ]
+
+
 def test_litellm_json_lines_load_like_the_array(home: MeterrHome) -> None:
     records = json.loads((FIXTURES / "litellm/spend_logs.json").read_text())
     path = home.drop / "logs.txt"

@@ -60,6 +60,8 @@ FIELDS: dict[str, Field] = {
 SIGNATURE = {"request_id", "spend"}
 
 _USAGE = "$.additional_usage_values"
+# A CSV dump of the table written from Python spells a NULL cell `None` (metadata and user too).
+_NULLS = ("None",)
 
 
 def detect(sample: Sample) -> bool:
@@ -73,8 +75,8 @@ def detect(sample: Sample) -> bool:
 
 
 def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
-    exprs = field_exprs(FIELDS, present)
-    meta = json_doc(first_of(["metadata"], present))
+    exprs = field_exprs(FIELDS, present, _NULLS)
+    meta = json_doc(first_of(["metadata"], present, _NULLS))
     exprs["cache_read_input_tokens"] = (
         json_int_text(
             meta,
@@ -88,7 +90,7 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
         "BIGINT",
     )
     exprs["user_api_key_user_id"] = (json_text(meta, ["$.user_api_key_user_id"]), "VARCHAR")
-    provider = first_of(["custom_llm_provider"], present)
+    provider = first_of(["custom_llm_provider"], present, _NULLS)
     exprs["provider"] = (provider_sql(provider, KNOWN_PROVIDERS), "VARCHAR")
     return exprs
 
