@@ -344,7 +344,7 @@ def test_rows_left_unnumbered_are_numbered_by_the_next_load(
     assert by_file[outcomes[1].file_sha256] == expected_second
 
 
-def test_a_large_export_keeps_file_order_when_both_cores_write(tmp_path: Path) -> None:
+def test_a_large_export_keeps_file_order(tmp_path: Path) -> None:
     """A file of several read batches, written by both cores, lands in file order: each row's
     number is its line. (DuckDB's rewrite of the provider IN-list into a join shuffled such a
     file's rows; small fixtures are one batch and never showed it.)"""
