@@ -50,7 +50,7 @@ def dbt_environment(warehouse: Path) -> dict[str, str]:
 @contextmanager
 def streaming_insert(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Settings for statements that stream a file into a table: rows land in file order
-    (:data:`BULK_INSERT_DISABLED_OPTIMIZERS`) and both cores write
+    (:data:`BULK_INSERT_DISABLED_OPTIMIZERS`) and the writing threads have room
     (:data:`BULK_INSERT_MEMORY_LIMIT`). Afterwards, also when a statement fails, the connection is
     back at :data:`MEMORY_LIMIT` with every optimizer on, as every meterr connection runs."""
     # Set back by name, not by reading the old value: DuckDB reports a limit rounded to a tenth of

@@ -297,6 +297,25 @@ def test_newer_openai_cost_export_replaces_the_days_it_covers(home: MeterrHome) 
     }
 
 
+def test_day_level_export_loaded_last_wins_the_days_both_cover(home: MeterrHome) -> None:
+    """The exports carry no export time: the older file loaded after the newer one puts its
+    figures back for the day both cover, while the same file dropped again changes nothing."""
+    new = _drop(home, "openai/cost_2026-09-27_2026-09-29.csv", "new.csv")
+    process_drop_folder(home, [new])
+    process_drop_folder(home, [_drop(home, "openai/cost_2026-09-25_2026-09-27.csv", "old.csv")])
+    day = (
+        "SELECT amount_value FROM raw.openai_cost_export WHERE usage_date = '2026-09-27' "
+        "ORDER BY amount_value"
+    )
+    old_lines = [Decimal("0.5"), Decimal("2.0")]  # the newer export says 0.4 and 2.1
+    assert [a for (a,) in _query(home, day)] == old_lines
+    [again] = process_drop_folder(
+        home, [_drop(home, "openai/cost_2026-09-25_2026-09-27.csv", "old-again.csv")]
+    )
+    assert again.status == "duplicate"
+    assert [a for (a,) in _query(home, day)] == old_lines
+
+
 def test_restated_anthropic_day_replaces_only_its_model_workspace_and_key(
     home: MeterrHome,
 ) -> None:
