@@ -176,6 +176,49 @@ def test_a_count_that_is_not_a_whole_number_is_reported_by_row(
     assert "row 2: prompt_tokens" in str(err.value)
 
 
+# Every character DuckDB's trim removes (the Unicode space separators), and some it keeps.
+_SPACES = [" ", "\u00a0", "\u1680", *map(chr, range(0x2000, 0x200B)), "\u202f", "\u205f", "\u3000"]
+_TEXTS = [
+    "gpt-4o", "", " ", "  gpt-4o  ", "\tgpt-4o\n", "claude\u00e9", "\u00e9claude", "mod\u00e8le ",
+    "\u0085x", "!", "~", "\x7f", "a b", "\u65e5\u672c", *(f"{s}x" for s in _SPACES),
+    *(f"x{s}" for s in _SPACES), *(f"{s}x{s}" for s in _SPACES), *_SPACES,
+]
+
+
+def test_text_is_trimmed_exactly_as_duckdb_trims() -> None:
+    """:func:`reading.trimmed` skips ``trim`` only where it cannot change the text: on every
+    Unicode space at either end, non-ASCII text, tabs and empty text it agrees with ``trim``."""
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE t (x VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?)", [[t] for t in _TEXTS])
+        rows = con.execute(f"SELECT x, {reading.trimmed('x')}, trim(x) FROM t").fetchall()
+        cleaned = con.execute(f"SELECT {reading.clean('x')} FROM t ORDER BY rowid").fetchall()
+    assert len(rows) == len(_TEXTS)
+    assert [(x, ours) for x, ours, _ in rows] == [(x, theirs) for x, _, theirs in rows]
+    assert [c for (c,) in cleaned] == [t.strip("".join(_SPACES)) or None for t in _TEXTS]
+
+
+def test_padded_and_unicode_text_loads_the_same_in_both_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Models and users padded with (non-breaking, ideographic) spaces or written in non-ASCII
+    letters become the same text whichever pass takes the file."""
+    records = _helicone_records()
+    padded = ["\u00a0gpt-4o-mini\u3000", " claude-sonnet-4-5 ", "mod\u00e8le\u2009", "\u3000"]
+    for record, text in zip(records, padded, strict=False):
+        record["request_model"] = text
+        record["request_user_id"] = text
+    path = _write_jsonl(tmp_path / "export.jsonl", records)
+    fast = _rows(path, "helicone")
+    with monkeypatch.context() as patch:
+        _without_typed_pass(patch)
+        slow = _rows(path, "helicone")
+    assert fast == slow
+    model = [c for c in by_name("helicone").all_columns if c not in ("_loaded_at", "_row_number")]
+    models = [row[model.index("model")] for row in fast[: len(padded)]]
+    assert models[:3] == ["gpt-4o-mini", "claude-sonnet-4-5", "mod\u00e8le"]
+
+
 def test_counts_written_as_text_still_load(tmp_path: Path) -> None:
     """A count given as a JSON string ("12") or as "12.0" is fine, as in the text pass."""
     records = _helicone_records()

@@ -405,6 +405,24 @@ class Present(set):
         self.typed = bool(numeric)
         self.numeric = numeric & frozenset(self)
         self.times = frozenset(times) & frozenset(self) if self.typed else frozenset()
+        self.trimmed: frozenset[str] = frozenset()
+        """The fields the relation hands over trimmed already (see :func:`trimmed_relation`)."""
+
+
+def trimmed_relation(relation: str, present: Present, columns: Iterable[str]) -> str:
+    """``relation`` with each text field of ``columns`` trimmed once, as :func:`first_of` then
+    takes it (recorded in ``present.trimmed``).
+
+    Trimming in a layer of its own keeps the insert's expressions small: each field is referred to
+    many times over (fallbacks, JSON documents, keys), and :func:`trimmed` spelled out at every
+    reference would cost DuckDB's planner more than a small file's load. The typed pass's counts
+    and reader-parsed times are left as read (their casts take what the text pass takes).
+    """
+    as_read = present.numeric | present.times if present.typed else frozenset()
+    chosen = [c for c in columns if c in present]
+    cols = [ident(c) if c in as_read else f"{trimmed(ident(c))} AS {ident(c)}" for c in chosen]
+    present.trimmed = frozenset(chosen) - as_read
+    return f"(SELECT {', '.join(cols) or 'NULL AS __nothing'} FROM {relation})"
 
 
 class SqlNumber(str):
@@ -444,15 +462,16 @@ def usage_relation(
     if kind == "csv":
         header = read_csv_header(path)
         present = Present(set(header) & set(names), numbers)
-        yield csv_select(path, header, names), present
+        yield trimmed_relation(csv_select(path, header, names), present, header), present
         return
     present = Present(names, numbers, times)
     columns = {name: "TIMESTAMPTZ" if name in present.times else "VARCHAR" for name in names}
     if kind == "jsonl":
-        yield json_relation(path, columns, array=False), present
+        yield trimmed_relation(json_relation(path, columns, array=False), present, names), present
         return
     with json_array_readable(path) as readable:
-        yield json_relation(readable, columns, array=True), present
+        relation = json_relation(readable, columns, array=True)
+        yield trimmed_relation(relation, present, names), present
 
 
 # --- text expressions for insert_typed ------------------------------------------------------
@@ -460,11 +479,36 @@ def usage_relation(
 # insert_typed fails on it and reports the row (a TRY_CAST here would hide it as NULL).
 
 
-def clean(expr: str, nulls: tuple[str, ...] = ("",)) -> str:
-    """Trimmed text, NULL for the format's not-applicable markers (always includes '')."""
-    value = f"trim(CAST({expr} AS VARCHAR))"
+def trimmed(expr: str) -> str:
+    """``trim(expr)``, computed only where it can change the text.
+
+    DuckDB's ``trim`` removes the Unicode space separators (U+0020, U+00A0, U+1680, U+2000-U+200A,
+    U+202F, U+205F, U+3000) and decodes every string to find them: on a multi-million-row export
+    that is most of a text column's load. A text that starts with a printable ASCII character (or
+    U+0080-U+009F), does not end with a space and is all ASCII has none at either end, and three
+    byte-level tests say so without decoding; every other text (empty, padded, non-ASCII) is
+    trimmed as before.
+    """
+    value = f"CAST({expr} AS VARCHAR)"
+    # Byte order: a text below '!' starts with a space or control character (or is empty); one at
+    # or above U+00A0 starts with a non-ASCII character.
+    plain = (
+        f"{value} >= '!' AND {value} < '\u00a0' AND NOT ends_with({value}, ' ') "
+        f"AND strlen({value}) = length({value})"
+    )
+    return f"CASE WHEN {plain} THEN {value} ELSE trim({value}) END"
+
+
+def not_applicable(value: str, nulls: tuple[str, ...] = ("",)) -> str:
+    """``value`` (text already trimmed), NULL for the format's not-applicable markers (always
+    includes '')."""
     markers = ", ".join(sql_str(m) for m in dict.fromkeys(("", *nulls)))
     return f"CASE WHEN {value} IN ({markers}) THEN NULL ELSE {value} END"
+
+
+def clean(expr: str, nulls: tuple[str, ...] = ("",)) -> str:
+    """Trimmed text, NULL for the format's not-applicable markers (always includes '')."""
+    return not_applicable(f"trim(CAST({expr} AS VARCHAR))", nulls)
 
 
 def first_of(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] = ("",)) -> str:
@@ -480,7 +524,11 @@ def first_of(sources: Iterable[str], present: set[str], nulls: tuple[str, ...] =
     if all(s in numeric for s in chosen):
         parts = [ident(s) for s in chosen]
         return SqlNumber(parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})")
-    parts = [clean(ident(s), nulls) for s in chosen]
+    trimmed_already = getattr(present, "trimmed", frozenset())
+    parts = [
+        not_applicable(ident(s), nulls) if s in trimmed_already else clean(ident(s), nulls)
+        for s in chosen
+    ]
     return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
 
 
@@ -514,8 +562,12 @@ def int_text(expr: str) -> str:
     if isinstance(expr, SqlNumber):
         # The same shapes the text pass accepts (a fraction of zeros, spaces around), cast
         # straight away; anything else stops the typed pass for the text pass to report.
+        # A count written as BIGINT writes it is taken by a cast and a comparison, without the
+        # pattern match (a third of the cost, on millions of counts).
         return SqlNumber(
             f"CASE WHEN {expr} IS NULL THEN NULL "
+            f"WHEN CAST(TRY_CAST({expr} AS BIGINT) AS VARCHAR) = {expr} "
+            f"THEN CAST({expr} AS BIGINT) "
             f"WHEN regexp_full_match({expr}, ' *[+-]?[0-9]+(\\.0*)? *') "
             f"THEN CAST({expr} AS BIGINT) ELSE error('not a whole number') END"
         )
