@@ -60,6 +60,10 @@ class FileOutcome:
     file_sha256: str | None = None
     raw_table: str | None = None
     gate_failures: list[str] = field(default_factory=list)
+    gated_at: datetime | None = None
+    """For a file loaded in place: the ``_loaded_at`` its rows were committed with (UTC, naive),
+    after the gate checked exactly those rows in the same transaction (see
+    :func:`ingest.quality.raw_invariant_violations`)."""
 
     def line(self) -> str:
         """The CLI's one line: ``loaded N rows``, ``duplicate`` or ``quarantined: REASON``."""
@@ -164,7 +168,9 @@ def quarantine_file(
     }
     if members:
         error["members"] = members
-    target.with_name(target.name + ".error.json").write_text(json.dumps(error, indent=2) + "\n")
+    target.with_name(target.name + ".error.json").write_text(
+        json.dumps(error, indent=2, default=str) + "\n"
+    )
     return target
 
 
@@ -248,6 +254,8 @@ def _load_in_place(
         if not gate.passed:
             con.execute("ROLLBACK")
             return _gate_failed(name, rows, gate, fmt, digest)
+        # The insert's now(): DuckDB's time of this transaction's start, in the same time zone.
+        loaded_at = con.execute("SELECT now()::TIMESTAMP").fetchone()[0]
         ledger_row = _loaded_ledger_row(name, rows, fmt, digest, origin, now)
         settle_in_place(con, fmt, digest, extra_statements=((ledger.INSERT, ledger_row),))
     except BaseException:
@@ -259,7 +267,9 @@ def _load_in_place(
         # The rows and their ledger entry are committed: a missing row number is lineage left
         # for the next load of this table to fill, not a reason to quarantine the file.
         log.warning("%s: rows loaded but not yet numbered: %s", name, exc)
-    return _loaded(name, rows, fmt, digest)
+    outcome = _loaded(name, rows, fmt, digest)
+    outcome.gated_at = loaded_at
+    return outcome
 
 
 def _gate_failed(

@@ -14,6 +14,7 @@ the data is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -263,6 +264,7 @@ def raw_invariant_violations(
     *,
     now: datetime | None = None,
     since: datetime | None = None,
+    gated: Iterable[tuple[str, datetime]] = (),
 ) -> list[str]:
     """Invariants re-checked in SQL over rows committed to ``raw.<table>``: a violation here means
     bad rows got past the gate and must block the marts.
@@ -271,6 +273,12 @@ def raw_invariant_violations(
     time too) and the key check to *their* keys, counted over the whole table; ``None`` checks
     every row. Callers pass the time the check last passed, so the work grows with the new rows,
     not with history, and rows that broke it stay inside the window until they are gone.
+
+    ``gated`` lists batches this run committed right after the gate passed them, as
+    ``(_file_sha256, _loaded_at)`` pairs: their rows are left out of the window, because the gate
+    has just checked those very rows and their commit removed every older row with their keys.
+    Their keys are still counted when another new row's key is looked up, and a row added behind
+    the gate's back carries another load time, so it is still checked.
     """
     table = spec.qualified_table
     now = (now or datetime.now(UTC)).replace(tzinfo=None) + CLOCK_SKEW
@@ -279,6 +287,14 @@ def raw_invariant_violations(
         # Rows of the run that passed were loaded (their transaction began) before it passed.
         loaded = '"_loaded_at"'
         recent = f"({loaded} IS NULL OR {loaded} >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S.%f}')"
+    batches = [
+        f"(_file_sha256 = '{digest}' AND _loaded_at = TIMESTAMP '{at:%Y-%m-%d %H:%M:%S.%f}')"
+        for digest, at in gated
+        if all(c in "0123456789abcdef" for c in digest)
+    ]
+    if batches:
+        # coalesce: a row without a load time is never one of the batches.
+        recent = f"({recent} AND NOT coalesce({' OR '.join(batches)}, false))"
     checks: list[tuple[str, str]] = []
     for col in spec.non_negative:
         checks.append((f"{col} < 0", f'"{col}" < 0'))
@@ -312,7 +328,7 @@ def raw_invariant_violations(
         keys = ", ".join(f'"{k}"' for k in spec.key)
         not_null = " AND ".join(f'"{k}" IS NOT NULL' for k in spec.key)
         scope = table
-        if since is not None and _mostly_older(con, table, recent):
+        if (since is not None or batches) and _mostly_older(con, table, recent):
             # Only keys of recent rows can be repeated now (older ones were unique when the
             # check passed); a semi join finds every row holding them.
             scope = (

@@ -12,10 +12,12 @@ import dagster as dg
 import duckdb
 import pytest
 
+from benchmarks.run import generate_helicone_jsonl
 from dagster_project.assets.drop_folder import GATE_CHECK, drop_folder_files
 from dagster_project.resources import MeterrSettings
 from ingest import check_log, quality
-from ingest.formats import custom
+from ingest.drop import process_drop_folder
+from ingest.formats import by_name, custom
 from ingest.loading import ensure_table
 from ingest.paths import MeterrHome
 from ingest.warehouse import connect
@@ -25,14 +27,21 @@ NOW = datetime(2026, 6, 1, 12, 0)
 PASSED = NOW - timedelta(days=1)
 
 
-def _add(con: duckdb.DuckDBPyConnection, request_id: str, loaded_at: datetime | None, **values):
+def _add(
+    con: duckdb.DuckDBPyConnection,
+    request_id: str,
+    loaded_at: datetime | None,
+    *,
+    digest: str = "f" * 64,
+    **values,
+):
     row = {"timestamp": "2026-05-01 10:00:00+00", "provider": "openai", "model": "gpt-4o",
            "output_tokens": 5, "request_id": request_id, **values}
     names = ", ".join(['"_file_sha256"', '"_loaded_at"', *(f'"{n}"' for n in row)])
     marks = ", ".join("?" * (len(row) + 2))
     con.execute(
         f"INSERT INTO raw.custom_usage ({names}) VALUES ({marks})",
-        ["f" * 64, loaded_at, *row.values()],
+        [digest, loaded_at, *row.values()],
     )
 
 
@@ -80,6 +89,47 @@ def test_the_window_starts_exactly_at_the_last_pass(con) -> None:
     _add(con, "next-run", PASSED + timedelta(microseconds=1), cost_usd=-2)
     assert _check(con, PASSED) == ["1 row(s): cost_usd < 0"]
     assert _check(con, None) == ["2 row(s): cost_usd < 0"]
+
+
+def test_a_batch_the_gate_just_passed_is_not_read_again_but_its_keys_still_count(con) -> None:
+    gated_at = PASSED + timedelta(hours=1)
+    batch = ("a" * 64, gated_at)
+    # A value the gate would have refused stands in for "already checked": the re-check skips
+    # exactly that batch (same file, same load time) and nothing else.
+    _add(con, "gated-1", gated_at, digest="a" * 64, output_tokens=-1)
+    _add(con, "gated-2", gated_at, digest="a" * 64)
+    assert _check(con, PASSED) == ["1 row(s): output_tokens < 0"]
+    assert quality.raw_invariant_violations(
+        con, custom.FORMAT, now=NOW, since=PASSED, gated=[batch]
+    ) == []
+    # The same file's digest on a row added later, behind the gate's back: checked.
+    _add(con, "sneaked", gated_at + timedelta(seconds=1), digest="a" * 64, cost_usd=-2)
+    # A new row repeating a key of the skipped batch: found, on an empty window too.
+    _add(con, "gated-2", None, digest="b" * 64)
+    for since in (PASSED, None):
+        assert sorted(
+            quality.raw_invariant_violations(
+                con, custom.FORMAT, now=NOW, since=since, gated=[batch]
+            )
+        ) == ["1 duplicate key(s) on (request_id)", "1 row(s): cost_usd < 0"]
+
+
+def test_an_in_place_load_reports_the_load_time_its_rows_carry(home: MeterrHome) -> None:
+    generate_helicone_jsonl(home.drop / "requests.jsonl", 50)
+    (outcome,) = process_drop_folder(home)
+    assert outcome.status == "loaded" and outcome.gated_at is not None
+    with connect(home) as con:
+        stamps = con.execute(
+            "SELECT DISTINCT _file_sha256, _loaded_at FROM raw.helicone_requests"
+        ).fetchall()
+        assert stamps == [(outcome.file_sha256, outcome.gated_at)]
+        # So the run's own re-check reads none of those rows: a bad value planted in the batch
+        # is not seen with the batch named, and is seen without.
+        con.execute("UPDATE raw.helicone_requests SET cost_usd = -1 WHERE rowid = 3")
+        helicone = by_name("helicone")
+        batch = [(outcome.file_sha256, outcome.gated_at)]
+        assert quality.raw_invariant_violations(con, helicone, gated=batch) == []
+        assert quality.raw_invariant_violations(con, helicone) == ["1 row(s): cost_usd < 0"]
 
 
 def _materialize() -> dg.AssetCheckEvaluation:

@@ -122,12 +122,18 @@ def drop_folder_files(
     checks = []
     with connect(home) as con:
         # Rows committed before the check last passed were clean then and cannot have broken
-        # since, so only newer rows (and their keys) are checked again.
+        # since, so only newer rows (and their keys) are checked again; of those, the batches
+        # this run's gate has just passed are not read a second time.
         violations = {
             spec.key.path[-1]: quality.raw_invariant_violations(
                 con,
                 fmt,
                 since=check_log.last_passed(con, spec.key.to_user_string(), GATE_CHECK),
+                gated=[
+                    (o.file_sha256, o.gated_at)
+                    for o in outcomes
+                    if o.raw_table == fmt.qualified_table and o.gated_at and o.file_sha256
+                ],
             )
             for spec in RAW_SPECS
             for fmt in FORMATS
