@@ -106,11 +106,23 @@ def merge_known_values(
     if not table.keep_known or not table.key or not _table_exists(con, table):
         return
     sets = ", ".join(f'"{c}" = COALESCE(n."{c}", r."{c}")' for c in table.keep_known)
+    keys = ", ".join(f'"{k}"' for k in table.key)
     match = " AND ".join(f'r."{k}" = n."{k}"' for k in table.key)
+    new_rows, older_rows = "TRUE", "TRUE"
     if file_sha256 is not None:
         digest = sql_str(file_sha256)
-        match += f" AND n._file_sha256 = {digest} AND r._file_sha256 IS DISTINCT FROM {digest}"
-    con.execute(f"UPDATE {rows} AS n SET {sets} FROM {table.qualified_table} AS r WHERE {match}")
+        new_rows = f"_file_sha256 = {digest}"
+        older_rows = f"_file_sha256 IS DISTINCT FROM {digest}"
+        match += f" AND n.{new_rows}"
+    # The committed copies are narrowed to the new rows' keys first (a semi join that hashes
+    # the few new keys): joined directly, DuckDB hashes every committed row of the table, which
+    # costs a new 10,000-row file about 0.3 s more per 5 million rows of history.
+    committed = (
+        f"(SELECT * FROM {table.qualified_table} "
+        f"SEMI JOIN (SELECT DISTINCT {keys} FROM {rows} WHERE {new_rows}) USING ({keys}) "
+        f"WHERE {older_rows})"
+    )
+    con.execute(f"UPDATE {rows} AS n SET {sets} FROM {committed} AS r WHERE {match}")
 
 
 def in_place_rows(table: RawTable, file_sha256: str) -> str:
