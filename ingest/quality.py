@@ -23,6 +23,7 @@ import duckdb
 
 from ingest import gx_process
 from ingest.formats.base import KNOWN_PROVIDERS, RawTable
+from ingest.formats.reading import sql_str
 from ingest.gx_process import Expectation, Failed
 
 CHUNK_ROWS = 1_000_000
@@ -288,9 +289,8 @@ def raw_invariant_violations(
         loaded = '"_loaded_at"'
         recent = f"({loaded} IS NULL OR {loaded} >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S.%f}')"
     batches = [
-        f"(_file_sha256 = '{digest}' AND _loaded_at = TIMESTAMP '{at:%Y-%m-%d %H:%M:%S.%f}')"
+        f"(_file_sha256 = {sql_str(digest)} AND _loaded_at = TIMESTAMP '{at:%Y-%m-%d %H:%M:%S.%f}')"
         for digest, at in gated
-        if all(c in "0123456789abcdef" for c in digest)
     ]
     if batches:
         # coalesce: a row without a load time is never one of the batches.

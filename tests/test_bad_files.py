@@ -143,6 +143,26 @@ def _good_bytes(fixture: str = "anthropic/claude_api_tokens_2026_10.csv") -> byt
     return (FIXTURES / fixture).read_bytes()
 
 
+def test_an_archive_with_a_bad_member_beside_a_loaded_one_says_what_each_did(
+    home: MeterrHome,
+) -> None:
+    # The Helicone member loads in place (its outcome carries its rows' load time); the archive
+    # is still quarantined for the other member, and its error.json lists both members.
+    path = _zip(
+        home.drop / "mixed.zip",
+        [("requests.jsonl", _good_bytes("helicone/output.jsonl")),
+         ("notes.csv", (BAD / "unknown_format.csv").read_bytes())],
+    )
+    outcomes = {o.name: o for o in process_drop_folder(home, [path])}
+    loaded = outcomes["mixed.zip:requests.jsonl"]
+    assert loaded.status == "loaded" and loaded.gated_at is not None
+    error = json.loads((home.quarantine / "mixed.zip.error.json").read_text())
+    members = {m["name"]: m for m in error["members"]}
+    assert members["mixed.zip:requests.jsonl"]["status"] == "loaded"
+    assert members["mixed.zip:requests.jsonl"]["gated_at"] == str(loaded.gated_at)
+    assert members["mixed.zip:notes.csv"]["status"] == "quarantined"
+
+
 def _zip_slip(drop: Path) -> Path:
     # A good member first: an unsafe archive must load nothing at all.
     return _zip(drop / "slip.zip", [("ok.csv", _good_bytes()), ("../../outside.csv", b"a,b\n")])
