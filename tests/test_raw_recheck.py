@@ -53,8 +53,12 @@ def con() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _check(con: duckdb.DuckDBPyConnection, since: datetime | None) -> list[str]:
-    return quality.raw_invariant_violations(con, custom.FORMAT, now=NOW, since=since)
+def _check(
+    con: duckdb.DuckDBPyConnection, since: datetime | None, gated: list = ()
+) -> list[str]:
+    return quality.raw_invariant_violations(
+        con, custom.FORMAT, now=NOW, since=since, gated=gated
+    )
 
 
 def test_rows_before_the_last_pass_are_not_read_again(con) -> None:
@@ -99,19 +103,16 @@ def test_a_batch_the_gate_just_passed_is_not_read_again_but_its_keys_still_count
     _add(con, "gated-1", gated_at, digest="a" * 64, output_tokens=-1)
     _add(con, "gated-2", gated_at, digest="a" * 64)
     assert _check(con, PASSED) == ["1 row(s): output_tokens < 0"]
-    assert quality.raw_invariant_violations(
-        con, custom.FORMAT, now=NOW, since=PASSED, gated=[batch]
-    ) == []
+    assert _check(con, PASSED, [batch]) == []
     # The same file's digest on a row added later, behind the gate's back: checked.
     _add(con, "sneaked", gated_at + timedelta(seconds=1), digest="a" * 64, cost_usd=-2)
     # A new row repeating a key of the skipped batch: found, on an empty window too.
     _add(con, "gated-2", None, digest="b" * 64)
     for since in (PASSED, None):
-        assert sorted(
-            quality.raw_invariant_violations(
-                con, custom.FORMAT, now=NOW, since=since, gated=[batch]
-            )
-        ) == ["1 duplicate key(s) on (request_id)", "1 row(s): cost_usd < 0"]
+        assert sorted(_check(con, since, [batch])) == [
+            "1 duplicate key(s) on (request_id)",
+            "1 row(s): cost_usd < 0",
+        ]
 
 
 def test_an_in_place_load_reports_the_load_time_its_rows_carry(home: MeterrHome) -> None:
