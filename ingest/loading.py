@@ -20,8 +20,23 @@ from ingest.formats.reading import sql_str
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, table: RawTable) -> None:
-    """Create ``raw.<table>`` if it is missing (columns from the spec, lineage columns first)."""
+    """Create ``raw.<table>`` if it is missing (columns from the spec, lineage columns first), and
+    drop the spec's retired columns from a table an earlier meterr created.
+
+    The gate expects a batch to have exactly the spec's columns, and a load into the raw table
+    itself is checked there, so a retired column left in place would quarantine every file.
+    """
     con.execute(table.create_sql(table.qualified_table))
+    if not table.retired:
+        return
+    schema, name = table.qualified_table.split(".")
+    present = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+        "AND column_name IN (SELECT unnest(?))",
+        [schema, name, list(table.retired)],
+    ).fetchall()
+    for (column,) in present:
+        con.execute(f'ALTER TABLE {table.qualified_table} DROP COLUMN "{column}"')
 
 
 def create_pending(con: duckdb.DuckDBPyConnection, table: RawTable, *, origin: str = "drop") -> str:

@@ -128,6 +128,9 @@ class RawTable:
     """Columns that may not be NULL."""
     provider_column: str | None = None
     """The column the gate checks against :data:`KNOWN_PROVIDERS`, if the table carries one."""
+    retired: tuple[str, ...] = ()
+    """Columns an earlier meterr created in this table and this one no longer writes: dropped
+    from an existing table before the next load (see :func:`ingest.loading.ensure_table`)."""
 
     @property
     def name(self) -> str:
