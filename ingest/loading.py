@@ -129,6 +129,11 @@ def merge_known_values(
         new_rows = f"_file_sha256 = {digest}"
         older_rows = f"_file_sha256 IS DISTINCT FROM {digest}"
         match += f" AND n.{new_rows}"
+    # A first load into an empty table has no older copies, and listing the distinct keys of
+    # its millions of new rows to find that out costs 0.8 s per 5 million.
+    older = f"SELECT 1 FROM {table.qualified_table} WHERE {older_rows} LIMIT 1"
+    if con.execute(older).fetchone() is None:
+        return
     # The committed copies are narrowed to the new rows' keys first (a semi join that hashes
     # the few new keys): joined directly, DuckDB hashes every committed row of the table, which
     # costs a new 10,000-row file about 0.3 s more per 5 million rows of history.
