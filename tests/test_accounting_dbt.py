@@ -770,12 +770,15 @@ def _day_rows(warehouse: Path, day: date) -> list[tuple[Any, ...]]:
 
 
 def _contents(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every mart and int_usage_priced_daily, row by row, without the columns naming builds."""
+    """Every mart, int_usage_priced_daily and the insights' daily tables, row by row, without the
+    columns naming builds."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         tables = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_schema = 'marts' or table_name = 'int_usage_priced_daily' order by 1"
+            "where table_schema = 'marts' or table_name in ("
+            "'int_usage_priced_daily', 'int_insights_usage_daily', 'int_insights_scope_daily'"
+            ") order by 1"
         ).fetchall()
         contents = {}
         for (table,) in tables:
@@ -789,6 +792,17 @@ def _contents(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
         return contents
     finally:
         con.close()
+
+
+# Models rebuilt a usage day at a time downstream of int_usage_priced_daily, each with a text
+# column every row fills (macros/usage_day_builds.sql).
+DAY_AT_A_TIME = {
+    "intermediate.int_insights_usage_daily": "source",
+    "intermediate.int_insights_scope_daily": "scope",
+    "marts.fct_spend_daily": "authoritative_source",
+    "marts.fct_spend_allocated": "authoritative_source",
+}
+MARK = " (kept)"
 
 
 def _record(day: date, source: str, file: str, **columns: Any) -> dict[str, Any]:
@@ -819,6 +833,10 @@ def test_rebuild_reprices_only_the_days_that_changed(tmp_path: Path) -> None:
 
     con = duckdb.connect(str(warehouse))
     try:
+        # Mark every row of the models kept a usage day at a time, to see which days a build
+        # writes again (a recomputed day loses the mark).
+        for table, column in DAY_AT_A_TIME.items():
+            con.execute(f"update {table} set {column} = {column} || '{MARK}'")
         # Day 1: a new Helicone file adds a record.
         insert_union_rows(con, [_record(JUNE[0], "helicone", "helicone-2", user_id="u2")])
         # Day 2: the cost line arrives and is shared out over the usage loaded before (staging
@@ -836,6 +854,24 @@ def test_rebuild_reprices_only_the_days_that_changed(tmp_path: Path) -> None:
 
     second = _built_by(warehouse)
     assert set(second) == {JUNE[0], JUNE[1], JUNE[3]}
+    # Downstream, only the days whose priced usage changed were computed again; day 3 is gone.
+    for table, column in DAY_AT_A_TIME.items():
+        marked = query(
+            warehouse,
+            f"select usage_date, bool_and(ends_with({column}, '{MARK}')), "
+            f"bool_or(ends_with({column}, '{MARK}')) from {table} group by all order by 1",
+        )
+        assert marked == [
+            (JUNE[0], False, False), (JUNE[1], False, False), (JUNE[3], True, True)
+        ], table
+    con = duckdb.connect(str(warehouse))
+    try:
+        for table, column in DAY_AT_A_TIME.items():
+            con.execute(f"update {table} set {column} = replace({column}, '{MARK}', '')")
+    finally:
+        con.close()
+    # (The marts rebuilt whole read the marks: a build with nothing new rebuilds them unmarked.)
+    build_union(warehouse, work, select=(), extra_args=MODELS_ONLY)
     (rebuilt_by,) = second[JUNE[0]]
     assert rebuilt_by not in first[JUNE[0]]
     assert second[JUNE[1]] == {rebuilt_by}
@@ -876,6 +912,28 @@ def test_rebuild_reprices_only_the_days_that_changed(tmp_path: Path) -> None:
     assert repriced_by not in refreshed
     daily = "intermediate.int_usage_priced_daily"
     assert _contents(warehouse)[daily] == incremental[daily]
+
+    # Downstream, the same for a model kept a day at a time: new code upstream of it (as its
+    # bookkeeping records) computes every day again, though no day of priced usage changed.
+    downstream = [table.split(".")[1] for table in DAY_AT_A_TIME]
+    build_union(warehouse, work, select=downstream, extra_args=MODELS_ONLY)
+    con = duckdb.connect(str(warehouse))
+    try:
+        for table, column in DAY_AT_A_TIME.items():
+            con.execute(f"update {table} set {column} = {column} || '{MARK}'")
+        con.execute(
+            "update intermediate._usage_day_builds set logic_fingerprint = 'older meterr' "
+            "where model = 'fct_spend_daily'"
+        )
+    finally:
+        con.close()
+    build_union(warehouse, work, select=downstream, extra_args=MODELS_ONLY)
+    for table, column in DAY_AT_A_TIME.items():
+        marked = f"ends_with({column}, '{MARK}')"
+        [kept] = query(warehouse, f"select bool_or({marked}), bool_and({marked}) from {table}")
+        # (The others' own records say nothing changed upstream of them.)
+        expected = table != "marts.fct_spend_daily"
+        assert kept == (expected, expected), table
 
 
 # The measures int_usage_priced_daily sums, and what says how each record was priced.

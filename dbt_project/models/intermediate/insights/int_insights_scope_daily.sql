@@ -5,8 +5,18 @@
   that scope: unattributed usage is still in the provider and model scopes).
   cost_usd is billed where the source reports it, else list, before meterr's fee (as the cost
   marts); NULL when none of the group's cost is known. Service tiers are summed.
+  A day's rows depend on that day's int_usage_priced_daily rows alone (through
+  int_insights_usage_daily), so a build recomputes only the days those changed
+  (macros/usage_day_builds.sql).
 -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_usage_days',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ ensure_usage_day_builds() }}",
+    post_hook="{{ record_usage_day_builds() }}",
+) }}
+-- depends_on: {{ ref('int_usage_priced_daily') }}
 
 {%- set scopes = {
     'provider': 'provider',
@@ -21,6 +31,7 @@ with
 usage_daily as (
 
     select * from {{ ref('int_insights_usage_daily') }}
+    where {{ usage_days_filter('usage_date') }}
 
 ),
 

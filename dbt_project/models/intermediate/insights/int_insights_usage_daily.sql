@@ -16,20 +16,30 @@
     hit-rate effect in explanations).
   Reads int_usage_priced_daily (records already summed per day; its rows' records agree on
   whether billed and list cost are known, so the per-record tests below hold for its rows).
+  A day's rows depend on that day's int_usage_priced_daily rows alone, so a build recomputes only
+  the days those changed (macros/usage_day_builds.sql).
 -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_usage_days',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ ensure_usage_day_builds() }}",
+    post_hook="{{ record_usage_day_builds() }}",
+) }}
 
 with
 
 usage_priced as (
 
     select * from {{ ref('int_usage_priced_daily') }}
+    where {{ usage_days_filter('usage_date') }}
 
 ),
 
 spend_by_source as (
 
     select * from {{ ref('int_spend_by_source') }}
+    where {{ usage_days_filter('usage_date') }}
 
 ),
 

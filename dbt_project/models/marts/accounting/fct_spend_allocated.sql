@@ -26,7 +26,17 @@
   Records come from int_usage_priced_daily (summed per day; a row's records agree on has_tokens,
   has_requests and on whether billed and list cost are known, so each record's cost is its row's
   coalesce(billed, list) summed, and the cost-only test is the row's).
+  A day's rows depend on that day's rows of fct_spend_daily and int_usage_priced_daily alone, so a
+  build recomputes only the days int_usage_priced_daily changed (macros/usage_day_builds.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_usage_days',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ ensure_usage_day_builds() }}",
+    post_hook="{{ record_usage_day_builds() }}",
+) }}
+
 with
 
 spend as (
@@ -39,6 +49,7 @@ spend as (
         {{ to_micro('spend_usd') }} as spend_micro
 
     from {{ ref('fct_spend_daily') }}
+    where {{ usage_days_filter('usage_date') }}
 
 ),
 
@@ -50,6 +61,7 @@ records as (
         {{ source_tiebreak('source') }} as source_order
 
     from {{ ref('int_usage_priced_daily') }}
+    where {{ usage_days_filter('usage_date') }}
 
 ),
 

@@ -3,12 +3,24 @@
   taken from the single most authoritative source for that day and provider (see
   int_spend_by_source and README "How meterr computes cost"); other sources' rows for the same day
   and provider are the same traffic seen again and are not added.
+  A day's rows depend on that day's int_usage_priced_daily rows alone, so a build recomputes only
+  the days those changed (macros/usage_day_builds.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_usage_days',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ ensure_usage_day_builds() }}",
+    post_hook="{{ record_usage_day_builds() }}",
+) }}
+-- depends_on: {{ ref('int_usage_priced_daily') }}
+
 with
 
 by_source as (
 
     select * from {{ ref('int_spend_by_source') }}
+    where {{ usage_days_filter('usage_date') }}
 
 ),
 
