@@ -12,11 +12,10 @@
   is new, or when it is gone (its rows are then deleted); every day is, when the code upstream of
   the model changed (another meterr version) or nothing is recorded for the model yet.
 
-  A model using this:
-    config(materialized='incremental', incremental_strategy='replace_usage_days',
-           pre_hook="{{ ensure_usage_day_builds() }}", post_hook="{{ record_usage_day_builds() }}")
-    -- depends_on: {{ ref('int_usage_priced_daily') }}
-  and keeps each read of a per-day input to the days to recompute with usage_days_filter().
+  A model using this starts with {{ usage_day_at_a_time() }} (its config; contracted=true for a
+  contracted mart), declares -- depends_on: {{ ref('int_usage_priced_daily') }} unless it reads
+  it anyway, and keeps each read of a per-day input to the days to recompute with
+  usage_days_filter().
 -#}
 
 {% macro usage_day_builds_table() -%}
@@ -113,4 +112,16 @@
         '{{ upstream_logic_fingerprint() }}'
     from {{ ref('int_usage_priced_daily') }}
     group by usage_date
+{%- endmacro %}
+
+{#- The config of a model kept a usage day at a time (called at the top of the model). Models
+    with an enforced contract may only append columns. -#}
+{% macro usage_day_at_a_time(contracted=false) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='replace_usage_days',
+        on_schema_change='append_new_columns' if contracted else 'sync_all_columns',
+        pre_hook="{{ ensure_usage_day_builds() }}",
+        post_hook="{{ record_usage_day_builds() }}",
+    ) }}
 {%- endmacro %}

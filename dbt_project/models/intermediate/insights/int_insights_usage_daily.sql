@@ -19,13 +19,7 @@
   A day's rows depend on that day's int_usage_priced_daily rows alone, so a build recomputes only
   the days those changed (macros/usage_day_builds.sql).
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_usage_days',
-    on_schema_change='sync_all_columns',
-    pre_hook="{{ ensure_usage_day_builds() }}",
-    post_hook="{{ record_usage_day_builds() }}",
-) }}
+{{ usage_day_at_a_time() }}
 
 with
 

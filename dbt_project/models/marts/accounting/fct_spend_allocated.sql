@@ -29,13 +29,7 @@
   A day's rows depend on that day's rows of fct_spend_daily and int_usage_priced_daily alone, so a
   build recomputes only the days int_usage_priced_daily changed (macros/usage_day_builds.sql).
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_usage_days',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ ensure_usage_day_builds() }}",
-    post_hook="{{ record_usage_day_builds() }}",
-) }}
+{{ usage_day_at_a_time(contracted=true) }}
 
 with
 
