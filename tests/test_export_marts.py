@@ -287,3 +287,25 @@ def test_same_helicone_requests_as_csv_and_jsonl_count_once(
         home.warehouse,
         "select count(*), count(distinct user_id) from marts.fct_usage_daily",
     ) == [(4, 2)]
+
+
+def test_custom_rows_from_the_webhook_receiver_are_the_webhook_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same custom format, once dropped by hand and once written by the webhook receiver
+    (under drop/webhooks/custom/): 'custom' and 'webhook' in the mart, each with its own tokens."""
+    home = meterr_home(tmp_path / "home").ensure()
+    monkeypatch.setenv("METERR_HOME", str(home.root))
+    header = "timestamp,provider,model,input_tokens,output_tokens,request_id\n"
+    by_hand = home.drop / "usage.csv"
+    by_hand.write_text(header + "2026-11-02T09:00:00Z,openai,gpt-4o-mini,1200,90,r-1\n")
+    pushed = home.drop / "webhooks" / "custom" / "20261102T100000-abc.csv"
+    pushed.parent.mkdir(parents=True)
+    pushed.write_text(header + "2026-11-02T10:00:00Z,openai,gpt-4o-mini,3400,50,r-2\n")
+    outcomes = process_drop_folder(home, [by_hand, pushed])
+    assert [o.status for o in outcomes] == ["loaded", "loaded"], outcomes
+    _build(home, tmp_path / "dbt")
+    assert _tokens_by_source(home.warehouse) == {
+        "custom": (1, 1200, 0, 0, 90),
+        "webhook": (1, 3400, 0, 0, 50),
+    }

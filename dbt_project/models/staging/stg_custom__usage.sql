@@ -1,4 +1,5 @@
-{#- meterr's custom format, renamed and cast to the common usage columns: one row per record. -#}
+{#- meterr's custom format, renamed and cast to the common usage columns: one row per record,
+    source 'webhook' for payloads pushed to the webhook receiver, else 'custom'. -#}
 with
 
 source as (
@@ -13,7 +14,8 @@ renamed as (
         cast("timestamp" as timestamp) as usage_ts,
         -- raw timestamps are UTC, so the cast to DATE is the UTC day.
         cast("timestamp" as date) as usage_date,
-        cast('custom' as varchar) as source,
+        -- rows the webhook receiver wrote (drop/webhooks/) are the contract's 'webhook' source.
+        cast(case when _origin = 'webhook' then 'webhook' else 'custom' end as varchar) as source,
         cast(provider as varchar) as provider,
         cast(model as varchar) as model,
         cast(project_id as varchar) as project_id,
