@@ -377,31 +377,32 @@ def test_helicone_fields_and_provider_mapping(home: MeterrHome) -> None:
     assert rows[3][2:4] == (None, "local")
     assert rows[2][5] is None, "an empty user id is NULL"
     # The response id is kept as the key (helicone_id), not in a column of its own; the response
-    # time is not kept at all.
+    # time and Helicone's total (the sum of the counts kept) are not kept at all.
     assert _query(home, "SELECT helicone_id, request_id FROM raw.helicone_requests "
                         "ORDER BY request_created_at LIMIT 1") == [(
         "b1000000-0000-4000-8000-000000000001", "a1000000-0000-4000-8000-000000000001")]
     columns = {name for (name,) in _query(
         home, "SELECT column_name FROM duckdb_columns() WHERE table_name = 'helicone_requests'")}
     assert {"helicone_id", "request_id"} <= columns
-    assert not columns & {"response_id", "response_created_at"}
+    assert not columns & {"response_id", "response_created_at", "total_tokens"}
 
 
 def test_helicone_table_of_an_earlier_meterr_still_takes_loads(home: MeterrHome) -> None:
-    """A warehouse whose raw table still has the response id and time columns (meterr before
-    2026-12-06) takes loads as before: the two columns are dropped, the rows already there stay."""
+    """A warehouse whose raw table still has the response id and time and the total token count
+    (meterr before 2026-12-06) takes loads as before: the three columns are dropped, the rows
+    already there stay."""
     spec = by_name("helicone")
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
         con.execute(spec.create_sql(spec.qualified_table).replace(
             '"helicone_id" VARCHAR', '"helicone_id" VARCHAR, "response_id" VARCHAR, '
-            '"response_created_at" TIMESTAMP', 1))
+            '"response_created_at" TIMESTAMP, "total_tokens" BIGINT', 1))
         # A row an earlier meterr loaded.
         con.execute(f"INSERT INTO {spec.qualified_table} (helicone_id, response_id, "
                     "request_created_at) VALUES ('old-1', 'old-1', TIMESTAMP '2026-10-01')")
         described = {name for name, *_ in con.execute(
             f"DESCRIBE {spec.qualified_table}").fetchall()}
-    assert {"response_id", "response_created_at"} < described
+    assert {"response_id", "response_created_at", "total_tokens"} < described
     for name in ("one.jsonl", "two.csv"):
         fixture = "helicone/output.jsonl" if name.endswith("jsonl") else "helicone/output.csv"
         [outcome] = process_drop_folder(home, [_drop(home, fixture, name)])

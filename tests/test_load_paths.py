@@ -225,7 +225,7 @@ def test_counts_written_as_text_still_load(tmp_path: Path) -> None:
     expected = _rows(FIXTURES / "helicone/output.jsonl", "helicone")
     records[0]["prompt_tokens"] = f"{records[0]['prompt_tokens']}.0"
     records[1]["completion_tokens"] = str(records[1]["completion_tokens"])
-    records[2]["total_tokens"] = f" {records[2]['total_tokens']} "
+    records[2]["reasoning_tokens"] = f" {records[2]['reasoning_tokens']} "
     path = tmp_path / "export.jsonl"
     _write_jsonl(path, records)
     assert _rows(path, "helicone") == expected

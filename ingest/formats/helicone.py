@@ -15,7 +15,7 @@ Key: ``helicone_id`` = the response id when present (the CLI CSV has no request 
 request id, so the same requests exported as CSV and as JSONL count once. The response id is kept
 only there (a column of its own would repeat the key, and unique ids are the costliest columns to
 write: 0.5 s of a 5-million-row load), and the response time not at all: usage is dated by when
-the request was made.
+the request was made. Helicone's ``total_tokens`` is not read: it is the sum of the counts kept.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ _COUNTS = {
     "reasoning_tokens": ("reasoning_tokens", None),
     "prompt_cache_read_tokens": ("prompt_cache_read_tokens", "promptCacheReadTokens"),
     "prompt_cache_write_tokens": ("prompt_cache_write_tokens", "promptCacheWriteTokens"),
-    "total_tokens": ("total_tokens", "totalTokens"),
 }
 
 FIELDS: dict[str, Field] = {
@@ -156,6 +155,7 @@ FORMAT = ExportFormat(
     non_negative=(*_COUNTS, "cost_usd"),
     required=("helicone_id", "request_created_at"),
     provider_column="provider",
-    # Written until 2026-12-06: the response id repeats the key, the response time is not usage.
-    retired=("response_id", "response_created_at"),
+    # Written until 2026-12-06: the response id repeats the key, the response time is not usage,
+    # Helicone's total_tokens is the sum of the counts kept (no model read it).
+    retired=("response_id", "response_created_at", "total_tokens"),
 )
