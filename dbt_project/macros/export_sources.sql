@@ -9,13 +9,14 @@
   Only for rows whose source names no (known) provider: Helicone and LiteLLM rows carry one
   (mapped by ingest; NULL for names meterr does not know, e.g. 'local'), Langfuse never does.
   Prefixes are the providers' own model-id conventions; a gateway prefix ('openai/gpt-4o',
-  'anthropic/claude-...', 'models/gemini-...') is read through.
+  'anthropic/claude-...', 'models/gemini-...') is read through, and so is OpenAI's fine-tune
+  prefix ('ft:gpt-4o-mini-2024-07-18:acme::abc123' is OpenAI's).
 -#}
 {% macro infer_provider_from_model(model) -%}
     case
         when {{ model }} is null then null
         when regexp_matches(
-            regexp_replace(lower(trim({{ model }})), '^(openai|azure|models)/', ''),
+            regexp_replace(lower(trim({{ model }})), '^((openai|azure|models)/)?(ft:)?', ''),
             '^(gpt-|o1|o3|o4|chatgpt-|text-embedding-(ada|3)|text-moderation|omni-moderation|dall-e|whisper|tts-|davinci|babbage|codex-|computer-use)'
         ) then 'openai'
         when regexp_matches(lower({{ model }}), '^(anthropic/)?claude') then 'anthropic'
