@@ -8,7 +8,8 @@ Every limit here exists so that one hostile file cannot fill the disk or memory,
   to at most ``MAX_INFLATED_BYTES`` (declared sizes are checked before anything is written, real
   sizes while inflating);
 * zip member names may not escape the folder (``..``, absolute, drive letters), be symlinks or be
-  encrypted; at most ``MAX_MEMBERS`` members; archives inside archives are refused;
+  encrypted; at most ``MAX_MEMBERS`` members; a gzipped member is inflated (under the same
+  limits), any other archive inside an archive is refused;
 * a line longer than ``reading.MAX_RECORD_BYTES`` (outside a JSON array, where one line may hold
   many records) refuses the file;
 * UTF-8 BOM, UTF-16/32 (with a BOM) and BOM-less UTF-16 are converted to UTF-8; undecodable text
@@ -138,9 +139,16 @@ def _inflate(stream: BinaryIO, out: Path, compressed_size: int, label: str, budg
                         "bomb"
                     )
                 writer.write(chunk)
-    except (zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+    except (zlib.error, EOFError, gzip.BadGzipFile, NotImplementedError, RuntimeError) as exc:
         raise UnreadableFileError(f"{label}: cannot be decompressed ({exc})") from exc
     return written
+
+
+def _gunzip(src: Path, out: Path, label: str, budget: int, compressed_size: int) -> int:
+    """Inflate the gzip file ``src`` to ``out`` within ``budget`` and the ratio limit over
+    ``compressed_size`` (the bytes as dropped); returns bytes written."""
+    with gzip.open(src, "rb") as stream:
+        return _inflate(stream, out, compressed_size, label, budget)
 
 
 def _check_nested(path: Path, display: str) -> None:
@@ -327,6 +335,16 @@ def _zip_members(path: Path, workdir: Path) -> list[Member]:
                     budget -= _inflate(stream, out, info.compress_size, display, budget)
             except (NotImplementedError, RuntimeError) as exc:
                 raise UnreadableFileError(f"{display}: cannot be decompressed ({exc})") from exc
+            if _container(out) == "gzip":
+                # People zip folders of .jsonl.gz downloads: a gzipped member is read through
+                # (once: _check_nested refuses what it inflates to if that is compressed again).
+                inner = workdir / f"zip-{index}.gunzip"
+                # The ratio counts from the bytes in the zip, so gzip inside zip cannot
+                # multiply the two ratios.
+                budget -= _gunzip(out, inner, display, budget, info.compress_size)
+                out.unlink()  # the compressed copy is no longer needed; free its disk now
+                out = inner
+                display = display[:-3] if display.lower().endswith(".gz") else display
             _check_nested(out, display)
             readable = _decode_to_utf8(out, workdir, f"zip-{index}", display)
             members.append(Member(display, readable, scan_member(readable, display)))
@@ -345,8 +363,7 @@ def iter_members(path: Path, workdir: Path) -> Iterator[Member]:
     if kind == "gzip":
         name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
         inner = workdir / "member.gz.out"
-        with gzip.open(path, "rb") as stream:
-            _inflate(stream, inner, path.stat().st_size, path.name, MAX_INFLATED_BYTES)
+        _gunzip(path, inner, path.name, MAX_INFLATED_BYTES, path.stat().st_size)
         _check_nested(inner, path.name)
         readable = _decode_to_utf8(inner, workdir, "gz", path.name)
         yield Member(name, readable, scan_member(readable, path.name))

@@ -189,6 +189,20 @@ def _nested_archive(drop: Path) -> Path:
     return _zip(drop / "nested.zip", [("inner.zip", inner.getvalue())])
 
 
+def _gzip_twice_in_zip(drop: Path) -> Path:
+    # One gzip level inside a zip is read through; a second is an archive inside an archive.
+    twice = gzip.compress(gzip.compress(_good_bytes()))
+    return _zip(drop / "twice.zip", [("ok.csv", _good_bytes()), ("inner.csv.gz", twice)])
+
+
+def _gzip_bomb_in_zip(drop: Path) -> Path:
+    # 12 MB of zeros, gzipped (12 KB), deflated again in the zip (to well under 1 KB). The ratio
+    # counts from the bytes in the zip: from the gzip's own size it would pass (12 KB x 200 +
+    # 10 MB allowance), so the two ratios would multiply.
+    return _zip(drop / "gzbomb.zip", [("ok.csv", _good_bytes()),
+                                      ("zeros.csv.gz", gzip.compress(b"\0" * (12 << 20)))])
+
+
 def _too_many_members(drop: Path) -> Path:
     return _zip(drop / "many.zip", [(f"m{i}.csv", b"a,b\n") for i in range(1001)])
 
@@ -255,6 +269,8 @@ HOSTILE: list[tuple[Callable[[Path], Path], str]] = [
     (_windows_member, "escapes the folder"),
     (_symlink_member, "zip member 'link.csv' is a symlink; refused"),
     (_nested_archive, "nested.zip:inner.zip: an archive inside an archive is not supported"),
+    (_gzip_twice_in_zip, "twice.zip:inner.csv: an archive inside an archive is not supported"),
+    (_gzip_bomb_in_zip, "gzbomb.zip:zeros.csv.gz: inflates beyond"),
     (_too_many_members, "zip has 1001 members (limit 1000)"),
     (_empty_zip, "archive has no files"),
     (_truncated_zip, "File is not a zip file"),

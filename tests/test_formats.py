@@ -558,7 +558,7 @@ def test_odd_but_valid_encodings_load(encode, home: MeterrHome) -> None:
     ]
 
 
-def test_zip_members_load_one_by_one_and_gzip_by_content(home: MeterrHome) -> None:
+def test_zip_members_load_one_by_one_and_gzip_by_content_even_inside_a_zip(home: MeterrHome) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(FIXTURES / "openai/cost_2026-09-25_2026-09-27.csv", "exports/cost.csv")
@@ -566,6 +566,9 @@ def test_zip_members_load_one_by_one_and_gzip_by_content(home: MeterrHome) -> No
                       "exports/lf obs.jsonl")
         archive.write(FIXTURES / "litellm/spend_logs.json", "nested/dir/logs.json")
         archive.writestr("__MACOSX/exports/._cost.csv", b"\x00\x05\x16\x07 finder litter")
+        # A zipped folder of downloads may hold gzipped exports: read through, named without .gz.
+        archive.writestr("exports/tokens.csv.gz", gzip.compress(
+            (FIXTURES / "anthropic/claude_api_tokens_2026_10.csv").read_bytes()))
     (home.drop / "bundle.zip").write_bytes(buffer.getvalue())
     # A gzip whose name says nothing.
     (home.drop / "blob").write_bytes(
@@ -576,6 +579,7 @@ def test_zip_members_load_one_by_one_and_gzip_by_content(home: MeterrHome) -> No
         ("blob", "helicone", 4),
         ("bundle.zip:exports/cost.csv", "openai_cost_csv", 5),
         ("bundle.zip:exports/lf_obs.jsonl", "langfuse", 2),
+        ("bundle.zip:exports/tokens.csv", "anthropic_usage_csv", 3),
         ("bundle.zip:nested/dir/logs.json", "litellm", 2),
     ]
     assert all(o.status == "loaded" for o in outcomes)
