@@ -558,7 +558,7 @@ def test_odd_but_valid_encodings_load(encode, home: MeterrHome) -> None:
     ]
 
 
-def test_zip_members_load_one_by_one_and_gzip_by_content_even_inside_a_zip(home: MeterrHome) -> None:
+def test_zip_members_load_one_by_one_and_gzip_by_content_even_in_a_zip(home: MeterrHome) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(FIXTURES / "openai/cost_2026-09-25_2026-09-27.csv", "exports/cost.csv")
