@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.assets.dbt import meterr_dbt_models
+from dagster_project.assets.dbt import meterr_dbt_models, prune_run_targets
 from dagster_project.dbt_project import dbt_project
 from dagster_project.definitions import defs
 
@@ -103,3 +104,20 @@ def test_every_writing_step_waits_for_the_one_duckdb_writer(tmp_path: Path) -> N
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
     finally:
         instance.dispose()
+
+
+def test_older_dbt_run_targets_are_removed_but_the_newest_and_current(tmp_path: Path) -> None:
+    def folder(name: str, mtime: int) -> Path:
+        path = tmp_path / name
+        (path / "run").mkdir(parents=True)
+        os.utime(path, (mtime, mtime))
+        return path
+
+    olds = [folder(f"meterr_dbt_models-run{i:04d}-abcdef{i}", 1_000 + i) for i in range(8)]
+    # The current run's folder is kept even when its clock says older than the rest.
+    current = folder("meterr_dbt_models-cur0000-1234567", 10)
+    other_op = folder("other_models-run0000-abcdefg", 5)
+    removed = prune_run_targets(current, keep=3)
+    kept = {p.name for p in tmp_path.iterdir()}
+    assert kept == {current.name, olds[7].name, olds[6].name, other_op.name}
+    assert sorted(removed) == sorted(olds[:6])

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from dagster_project import cli, dbt_warm
+from dagster_project.assets.dbt import KEEP_RUN_TARGETS, meterr_dbt_models
 from dagster_project.assets.drop_folder import GATE_CHECK
 from dagster_project.dbt_project import DBT_DIR
 from dagster_project.definitions import defs
@@ -90,6 +91,9 @@ def test_file_totals_arrive_unchanged_and_reruns_change_nothing(home: MeterrHome
     assert result.success
     assert _marts_snapshot(home) == snapshot
     assert list(home.weekly_reports.glob("*.html")), "the daily job renders the report"
+    # Each dbt command's target folder (~13 MB) does not pile up run after run.
+    runs = list((DBT_DIR / "target").glob(f"{meterr_dbt_models.op.name}-*-*"))
+    assert 0 < len(runs) <= KEEP_RUN_TARGETS
 
 
 def test_ingest_without_files_processes_what_waits_in_the_drop_folder(

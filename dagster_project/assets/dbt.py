@@ -6,7 +6,9 @@ Sources in ``raw`` map to the Python raw assets' keys (``raw/<table>``), models 
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -30,6 +32,10 @@ CI_ONLY_TAG = "ci_only"
 # tests. Unit tests and the tests tagged ci_only check the SQL itself, which does not change
 # between runs: `make test` runs them on every change (they would double the build's time).
 PRODUCTION_BUILD_ARGS = ("--exclude-resource-type", "unit_test", "--exclude", f"tag:{CI_ONLY_TAG}")
+# dagster-dbt gives every dbt command a target folder of its own (dbt_project/target/
+# <op>-<run>-<id>/: manifest, run results, compiled SQL, dbt.log; about 13 MB). The newest few are
+# kept to look into a run; older ones are removed, or a schedule would fill the disk.
+KEEP_RUN_TARGETS = 5
 
 
 class MeterrDbtTranslator(DagsterDbtTranslator):
@@ -77,15 +83,35 @@ def meterr_dbt_models(
     build_vars = json.dumps(dbt_vars(home))
     with writer_lock(home.warehouse):
         outcomes = []
+        command = ["build", *PRODUCTION_BUILD_ARGS, "--vars", build_vars]
+        invocation = dbt.cli(command, context=context)
         try:
-            command = ["build", *PRODUCTION_BUILD_ARGS, "--vars", build_vars]
-            for event in dbt.cli(command, context=context).stream():
+            for event in invocation.stream():
                 if isinstance(event, dg.AssetCheckResult):
                     outcomes.append(check_outcome(event))
                 yield event
         finally:
             # Failed dbt tests end the stream with an error: record what ran either way.
             _record_checks(home, outcomes, context)
+            try:
+                prune_run_targets(invocation.target_path)
+            except OSError as exc:  # never mask the build's own outcome
+                context.log.warning(f"could not remove older dbt target folders: {exc}")
+
+
+def prune_run_targets(current: Path, keep: int = KEEP_RUN_TARGETS) -> list[Path]:
+    """Remove the run target folders beside ``current`` (named like it, ``<op>-<run>-<id>``)
+    but the ``keep`` newest, ``current`` always among those kept; returns the folders removed."""
+    op = current.name.rsplit("-", 2)[0]
+    others = [
+        p for p in current.parent.glob(f"{op}-*-*")
+        if p.is_dir() and p != current and p.name.rsplit("-", 2)[0] == op
+    ]
+    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = others[max(keep - 1, 0):]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
 
 
 def _record_checks(home, outcomes: list, context: dg.AssetExecutionContext) -> None:
