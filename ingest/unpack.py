@@ -151,6 +151,11 @@ def _gunzip(src: Path, out: Path, label: str, budget: int, compressed_size: int)
         return _inflate(stream, out, compressed_size, label, budget)
 
 
+def _without_gz(name: str) -> str:
+    """The name a gzipped file's content goes by: ``usage.jsonl.gz`` -> ``usage.jsonl``."""
+    return name[:-3] if name.lower().endswith(".gz") else name
+
+
 def _check_nested(path: Path, display: str) -> None:
     with open(path, "rb") as handle:
         head = handle.read(8)
@@ -336,15 +341,14 @@ def _zip_members(path: Path, workdir: Path) -> list[Member]:
             except (NotImplementedError, RuntimeError) as exc:
                 raise UnreadableFileError(f"{display}: cannot be decompressed ({exc})") from exc
             if _container(out) == "gzip":
-                # People zip folders of .jsonl.gz downloads: a gzipped member is read through
-                # (once: _check_nested refuses what it inflates to if that is compressed again).
+                # People zip folders of .jsonl.gz downloads: a gzipped member is read through,
+                # once (_check_nested refuses it if compressed again). Its ratio counts from its
+                # bytes in the zip, so gzip inside zip cannot multiply the two ratios.
                 inner = workdir / f"zip-{index}.gunzip"
-                # The ratio counts from the bytes in the zip, so gzip inside zip cannot
-                # multiply the two ratios.
                 budget -= _gunzip(out, inner, display, budget, info.compress_size)
                 out.unlink()  # the compressed copy is no longer needed; free its disk now
                 out = inner
-                display = display[:-3] if display.lower().endswith(".gz") else display
+                display = _without_gz(display)
             _check_nested(out, display)
             readable = _decode_to_utf8(out, workdir, f"zip-{index}", display)
             members.append(Member(display, readable, scan_member(readable, display)))
@@ -361,7 +365,7 @@ def iter_members(path: Path, workdir: Path) -> Iterator[Member]:
     workdir.mkdir(parents=True, exist_ok=True)
     kind = _container(path)
     if kind == "gzip":
-        name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+        name = _without_gz(path.name)
         inner = workdir / "member.gz.out"
         _gunzip(path, inner, path.name, MAX_INFLATED_BYTES, path.stat().st_size)
         _check_nested(inner, path.name)
