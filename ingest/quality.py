@@ -168,17 +168,18 @@ def validation_select(con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str)
     return f"SELECT {', '.join(cols) or 'NULL AS __nothing'} FROM {table}"
 
 
-def extremes_frame(con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str) -> Any:
-    """The batch as its suite sees it, in a few rows: per checked column its smallest and largest
-    value (forms as in :func:`_checked_value`), a NULL if any row has one, and for the provider
-    column every distinct value. Each column is padded to the frame's length with its own first
-    value, which changes no verdict.
+def extremes_columns(
+    con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str
+) -> dict[str, list]:
+    """The batch as its suite sees it, in a few rows, as columns of plain values: per checked
+    column its smallest and largest value (forms as in :func:`_checked_value`), a NULL if any row
+    has one, and for the provider column every distinct value. Each column is padded to the
+    frame's length with its own first value, which changes no verdict.
 
     Every value expectation of the suite (not null, between, in set) holds for all rows exactly
     when it holds for these values, so GX's verdict on this frame is its verdict on the batch.
+    The GX process makes the frame, so this process need not load pandas.
     """
-    import pandas as pd
-
     parts = []
     columns = _checked_columns(fmt)
     for name in columns:
@@ -196,7 +197,7 @@ def extremes_frame(con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str) ->
     length = max((len(v) for v in values.values()), default=0)
     padded = {name: v + v[:1] * (length - len(v)) if v else [None] * length
               for name, v in values.items()}
-    return pd.DataFrame(padded)
+    return padded
 
 
 def validate(
@@ -222,10 +223,11 @@ def validate(
         return failed
 
     # The table's columns are a property of the table, not of its rows: checked on no rows.
-    failures.update(check(con.execute(f"SELECT * FROM {table} LIMIT 0").df(), [columns]))
+    names = [column[0] for column in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+    failures.update(check({name: [] for name in names}, [columns]))
     failed = {}
     if result.rows and expectations:
-        failed = check(extremes_frame(con, fmt, table), expectations)
+        failed = check(extremes_columns(con, fmt, table), expectations)
     if failed:
         # Say it over the rows, for the expectations that failed: how many rows, which values.
         again = [e for e in expectations if _key(e.type, e.column) in failed]

@@ -84,3 +84,34 @@ def test_the_child_ends_when_the_process_that_started_it_is_gone() -> None:
         time.sleep(0.2)
     else:
         raise AssertionError(f"the GX child {child} outlived its parent")
+
+
+def test_packages_the_gate_never_uses_are_not_run_when_gx_loads() -> None:
+    # GX imports altair (charts) and scipy.stats (distributional expectations) as it loads; the
+    # child defers their modules to first use. Checked in a fresh interpreter, as the child is.
+    code = (
+        "import sys\nfrom ingest import gx_process\ngx, definition = gx_process._load()\n"
+        "import pandas as pd\n"
+        "frame = pd.DataFrame({'model': ['a', None]})\n"
+        "failed = gx_process._failed(gx, definition, 's', "
+        "[gx_process.Expectation('ExpectColumnValuesToNotBeNull', {'column': 'model'})], frame)\n"
+        "print(len(failed))\n"
+        "for name in ('altair', 'altair.vegalite', 'scipy.stats'):\n"
+        "    print(name, type(sys.modules.get(name)).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, check=True, timeout=120
+    ).stdout.split("\n")
+    assert out[0] == "1"  # GX still validates
+    for line in out[1:4]:
+        name, kind = line.split()
+        # Imported by GX, not yet run: a module object whose code runs on first attribute read.
+        assert kind in ("_LazyModule", "NoneType"), f"{name} was loaded: {kind}"
+    # And on first use it loads for real.
+    code = (
+        "from ingest import gx_process\ngx_process._load()\nimport scipy.stats\n"
+        "print(scipy.stats.norm.cdf(0))"
+    )
+    assert subprocess.run(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, check=True, timeout=120
+    ).stdout.strip() == "0.5"

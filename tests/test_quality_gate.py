@@ -6,6 +6,7 @@ import random
 from datetime import datetime
 
 import duckdb
+import pandas as pd
 import pytest
 
 from ingest import gx_process, quality
@@ -90,13 +91,13 @@ def test_gate_verdict_and_report_match_gx_over_every_row(spoiler: str, seed: int
     assert bool(expected) == should_fail, expected
 
 
-def test_extremes_frame_holds_each_columns_bounds_nulls_and_providers() -> None:
+def test_extremes_hold_each_columns_bounds_nulls_and_providers() -> None:
     rows = [_good_row(i) for i in range(10)]
     rows[3]["input_tokens"] = -4
     rows[5]["provider"] = None
     rows[6]["model"] = None
     with duckdb.connect() as con:
-        frame = quality.extremes_frame(con, FMT, _batch(con, rows))
+        frame = pd.DataFrame(quality.extremes_columns(con, FMT, _batch(con, rows)))
     assert len(frame) == 4  # three providers and a NULL
     assert sorted(frame["provider"].dropna().unique()) == ["anthropic", "google", "openai"]
     assert frame["provider"].isna().sum() == 1

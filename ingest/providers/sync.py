@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
-import pandas as pd
 
 from ingest import loading, quality
 from ingest.paths import MeterrHome, meterr_home
@@ -275,6 +274,9 @@ def insert_rows(
         log.warning(
             "%s: %d amount(s) have more than 12 decimals and were rounded", endpoint.name, fine
         )
+    # Imported here: a run that pulls no API page never loads pandas in this process.
+    import pandas as pd
+
     frame = pd.DataFrame(
         [[_text(row.get(name)) for name in columns] for row in rows],
         columns=list(columns),
