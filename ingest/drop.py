@@ -28,6 +28,7 @@ from ingest.loading import (
     commit_batch,
     create_pending,
     ensure_table,
+    find_older_copies,
     in_place_rows,
     merge_known_values,
     number_rows,
@@ -249,7 +250,9 @@ def _load_in_place(
         except (duckdb.Error, FormatError):
             con.execute("ROLLBACK")
             return None
-        merge_known_values(con, fmt, fmt.qualified_table, file_sha256=digest)
+        older_copies = find_older_copies(con, fmt, digest)
+        if older_copies:
+            merge_known_values(con, fmt, fmt.qualified_table, file_sha256=digest)
         gate = quality.validate(con, fmt, in_place_rows(fmt, digest), now=now)
         if not gate.passed:
             con.execute("ROLLBACK")
@@ -257,7 +260,12 @@ def _load_in_place(
         # The insert's now(): DuckDB's time of this transaction's start, in the same time zone.
         loaded_at = con.execute("SELECT now()::TIMESTAMP").fetchone()[0]
         ledger_row = _loaded_ledger_row(name, rows, fmt, digest, origin, now)
-        settle_in_place(con, fmt, digest, extra_statements=((ledger.INSERT, ledger_row),))
+        settle_in_place(
+            con,
+            fmt,
+            older_copies=older_copies,
+            extra_statements=((ledger.INSERT, ledger_row),),
+        )
     except BaseException:
         _rollback(con)
         raise

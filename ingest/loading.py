@@ -150,35 +150,59 @@ def in_place_rows(table: RawTable, file_sha256: str) -> str:
     return f"(SELECT * FROM {table.qualified_table} WHERE _file_sha256 = {sql_str(file_sha256)})"
 
 
-def settle_in_place(
-    con: duckdb.DuckDBPyConnection,
-    table: RawTable,
-    file_sha256: str,
-    *,
-    extra_statements: tuple[tuple[str, list], ...] = (),
-) -> None:
-    """Finish an in-place batch: drop the older copies of its records (same key), run
-    ``extra_statements`` (the ledger row) and COMMIT. Its rows are numbered afterwards
-    (:func:`number_rows`).
+# The row ids of the committed rows an in-place batch replaces, for the rest of its transaction.
+OLDER_COPIES = "__older_copies"
 
-    The caller began the transaction, inserted the batch with one statement and gated it; on an
-    exception it rolls back.
+
+def find_older_copies(con: duckdb.DuckDBPyConnection, table: RawTable, file_sha256: str) -> int:
+    """How many committed rows the in-place batch ``file_sha256`` replaces (same key, another
+    file), their row ids kept in the temp table ``OLDER_COPIES`` for :func:`settle_in_place`.
+
+    One scan of the table's keys serves both steps that need the older copies: most new files
+    replace none, and then neither filling known values nor the replacement reads the table again.
     """
     target = table.qualified_table
     digest = sql_str(file_sha256)
+    if not table.key:
+        return 0
     # A first load into an empty table has nothing to replace (and hashing millions of keys
     # to find that out costs a second).
     older = con.execute(
         f"SELECT 1 FROM {target} WHERE _file_sha256 IS DISTINCT FROM {digest} LIMIT 1"
     ).fetchone()
-    if table.key and older:
-        keys = ", ".join(f'"{k}"' for k in table.key)
-        match = " AND ".join(f't."{k}" = p."{k}"' for k in table.key)
+    if not older:
+        return 0
+    keys = ", ".join(f'"{k}"' for k in table.key)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {OLDER_COPIES} AS SELECT rowid AS older_rowid "
+        f"FROM {target} SEMI JOIN (SELECT DISTINCT {keys} FROM {target} "
+        f"WHERE _file_sha256 = {digest}) USING ({keys}) "
+        f"WHERE _file_sha256 IS DISTINCT FROM {digest}"
+    )
+    return con.execute(f"SELECT count(*) FROM {OLDER_COPIES}").fetchone()[0]
+
+
+def settle_in_place(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    *,
+    older_copies: int,
+    extra_statements: tuple[tuple[str, list], ...] = (),
+) -> None:
+    """Finish an in-place batch: drop the ``older_copies`` rows :func:`find_older_copies` found,
+    run ``extra_statements`` (the ledger row) and COMMIT. Its rows are numbered afterwards
+    (:func:`number_rows`).
+
+    The caller began the transaction, inserted the batch with one statement, found its older
+    copies and gated it; on an exception it rolls back.
+    """
+    if older_copies:
+        # Row ids stay put within the transaction: no other writer, and nothing deleted since.
         con.execute(
-            f"DELETE FROM {target} AS t USING (SELECT DISTINCT {keys} FROM {target} "
-            f"WHERE _file_sha256 = {digest}) AS p "
-            f"WHERE {match} AND t._file_sha256 IS DISTINCT FROM {digest}"
+            f"DELETE FROM {table.qualified_table} "
+            f"WHERE rowid IN (SELECT older_rowid FROM {OLDER_COPIES})"
         )
+    con.execute(f"DROP TABLE IF EXISTS {OLDER_COPIES}")
     for sql, params in extra_statements:
         con.execute(sql, params)
     con.execute("COMMIT")
