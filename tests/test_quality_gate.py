@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from datetime import datetime
 
 import duckdb
 import pandas as pd
 import pytest
 
+from benchmarks.run import generate_helicone_jsonl
 from ingest import gx_process, quality
 from ingest.formats import by_name
 
@@ -104,3 +108,25 @@ def test_extremes_hold_each_columns_bounds_nulls_and_providers() -> None:
     assert frame["input_tokens"].min() == -4 and frame["input_tokens"].max() == 109
     assert frame["model"].isna().sum() == 1
     assert frame["output_tokens"].notna().all()
+
+
+def test_a_load_gates_its_file_without_loading_pandas_in_the_loading_process(tmp_path) -> None:
+    # pandas costs the run's own process about half a second to import: the gate hands the GX
+    # helper plain columns. Checked in a fresh interpreter (this one has pandas already).
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    generate_helicone_jsonl(drop / "requests.jsonl", 50)
+    code = (
+        "import sys\nfrom ingest.drop import process_drop_folder\nfrom ingest.paths import "
+        "meterr_home\nprint(*[o.line() for o in process_drop_folder(meterr_home())])\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        timeout=300,
+        env={**os.environ, "METERR_HOME": str(tmp_path)},
+    ).stdout.splitlines()
+    assert out == ["requests.jsonl: loaded 50 rows", "False"]
