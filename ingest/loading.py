@@ -158,8 +158,9 @@ def find_older_copies(con: duckdb.DuckDBPyConnection, table: RawTable, file_sha2
     """How many committed rows the in-place batch ``file_sha256`` replaces (same key, another
     file), their row ids kept in the temp table ``OLDER_COPIES`` for :func:`settle_in_place`.
 
-    One scan of the table's keys serves both steps that need the older copies: most new files
-    replace none, and then neither filling known values nor the replacement reads the table again.
+    Most new files replace none, and then this one scan of the table's keys is all: neither
+    filling known values nor the replacement reads the table. When there are older copies, the
+    replacement deletes by these row ids and filling known values looks them up by key again.
     """
     target = table.qualified_table
     digest = sql_str(file_sha256)
