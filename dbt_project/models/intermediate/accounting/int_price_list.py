@@ -12,7 +12,8 @@ else ``$METERR_HOME/prices.yaml`` when it exists. This table is rebuilt on every
 file re-prices history on the next build (``marts.restatements`` shows what changed).
 """
 
-import pandas as pd
+import io
+import json
 
 from ingest import prices
 
@@ -34,13 +35,17 @@ def model(dbt, session):
     overrides = prices.load_overrides(prices.override_path(configured_path))
     rows = prices.price_rows(pairs, start=first_day, end=last_day, overrides=overrides)
     # Every value travels as text and is cast in SQL: exact decimals, and the right column types
-    # even when there is no usage yet (an empty frame has no types of its own).
-    frame = pd.DataFrame(
-        [[None if row[c] is None else str(row[c]) for c in prices.PRICE_COLUMNS] for row in rows],
-        columns=list(prices.PRICE_COLUMNS),
-        dtype=object,
+    # even when there is no usage yet. JSON read by DuckDB rather than a pandas frame: importing
+    # pandas would cost this model more than everything else it does.
+    text_rows = [
+        {c: None if row[c] is None else str(row[c]) for c in prices.PRICE_COLUMNS} for row in rows
+    ]
+    as_text = session.read_json(
+        io.BytesIO(json.dumps(text_rows).encode()),
+        format="array",
+        columns={name: "VARCHAR" for name in prices.PRICE_COLUMNS},
     )
     casts = ", ".join(
         f'cast("{name}" as {dtype}) as "{name}"' for name, dtype in prices.PRICE_COLUMNS.items()
     )
-    return session.from_df(frame).project(casts)
+    return as_text.project(casts)
