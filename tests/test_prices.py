@@ -4,6 +4,9 @@ calculation, and the override file is parsed strictly."""
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -457,3 +460,71 @@ def test_example_file_is_valid() -> None:
     example = Path(__file__).resolve().parents[1] / "prices.example.yaml"
     overrides = prices.load_overrides(example)
     assert overrides.entries and overrides.version and overrides.version.startswith("sha256:")
+
+
+PRICE_LIST_MODEL = (
+    Path(__file__).resolve().parent.parent
+    / "dbt_project/models/intermediate/accounting/int_price_list.py"
+)
+
+# Runs the int_price_list dbt model's function in a fresh interpreter (this one has pandas) against
+# a real DuckDB: `dbt.ref` is the usage table, and the returned relation is materialized the way
+# dbt-duckdb does it (register, create table as). Prints the rows, the column types, and whether
+# pandas got imported.
+_RUN_PRICE_LIST_MODEL = """
+import importlib.util, json, sys
+import duckdb
+spec = importlib.util.spec_from_file_location("int_price_list", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+con = duckdb.connect()
+con.execute(
+    "create table usage as select * from (values "
+    "('openai', 'gpt-4o', date '2025-03-01'), ('anthropic', 'claude-opus-4-1', date '2025-09-01'),"
+    "('openai', 'no-such-model-xyz', date '2025-03-02'), (null, 'gpt-4o', date '2025-03-03')"
+    ") as t(provider, model, usage_date)"
+)
+class Config:
+    def __call__(self, **kwargs): pass
+    def get(self, name): return "none"
+class Dbt:
+    config = Config()
+    def ref(self, name): return con.table("usage")
+con.register("__price_list", module.model(Dbt(), con))
+con.execute("create table price_list as select * from __price_list")
+rows = con.sql("select * from price_list").fetchall()
+print(json.dumps({
+    "rows": [[None if v is None else str(v) for v in row] for row in rows],
+    "types": dict(zip(con.table("price_list").columns, map(str, con.table("price_list").types))),
+    "pandas": "pandas" in sys.modules,
+}))
+"""
+
+
+def test_the_price_list_model_writes_price_rows_exactly_typed_without_pandas() -> None:
+    # Importing pandas costs the dbt build about half a second; the model hands DuckDB JSON.
+    out = subprocess.run(
+        [sys.executable, "-c", _RUN_PRICE_LIST_MODEL, str(PRICE_LIST_MODEL)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    result = json.loads(out.stdout)
+    assert result["pandas"] is False
+    assert result["types"] == prices.PRICE_COLUMNS
+    expected = prices.price_rows(
+        [("openai", "gpt-4o"), ("anthropic", "claude-opus-4-1"), ("openai", "no-such-model-xyz")],
+        start=date(2025, 3, 1),
+        end=date(2025, 9, 1),
+        overrides=prices.load_overrides(None),
+    )
+    assert expected, "the catalogue prices gpt-4o and claude-opus-4-1"
+    # Every value as the text of what DuckDB stored: decimals exact to the last digit.
+    assert sorted(map(tuple, result["rows"]), key=str) == sorted(
+        (
+            tuple(None if row[c] is None else str(row[c]) for c in prices.PRICE_COLUMNS)
+            for row in expected
+        ),
+        key=str,
+    )
