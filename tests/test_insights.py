@@ -351,3 +351,57 @@ def test_overlapping_savings_are_alternatives_and_not_double_counted(
     )
     naive_total = sum(r["estimated_monthly_savings_usd"] for r in savings)
     assert best_total <= combined_total < naive_total
+
+
+def test_idle_keys_are_reported_also_when_their_usage_could_not_be_priced(tmp_path: Path) -> None:
+    # A key whose usage has no price (an export without a model column, a model no catalogue
+    # knows) has no lifetime cost; its idle-key finding must still be written, not fail the
+    # build on savings_opportunities' NOT NULL action (as it once did).
+    def day_rows(api_key: str, model: str, first: date, last: date) -> list[dict]:
+        return [
+            {
+                "_file_sha256": "idle-test",
+                "_row_number": index,
+                "timestamp": datetime.combine(first + timedelta(days=index), datetime.min.time()),
+                "provider": "openai",
+                "model": model,
+                "input_tokens": 50_000,
+                "cached_input_tokens": 0,
+                "cache_write_tokens": 0,
+                "output_tokens": 5_000,
+                "request_count": 10,
+                "api_key_id": api_key,
+            }
+            for index in range((last - first).days + 1)
+        ]
+
+    rows = [
+        *day_rows("key-unpriced", "no-such-model-anywhere", date(2025, 9, 1), date(2025, 9, 5)),
+        *day_rows("key-priced", "gpt-4o", date(2025, 9, 1), date(2025, 9, 5)),
+        *day_rows("key-live", "gpt-4o", date(2025, 9, 1), date(2025, 10, 31)),
+    ]
+    warehouse = tmp_path / "warehouse.duckdb"
+    create_raw_custom_usage(warehouse, rows)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+        ensure_raw_tables(con, [endpoint.table for endpoint in sync.ENDPOINTS.values()])
+        sync.ensure_meta_tables(con)
+    finally:
+        con.close()
+    done = run_dbt(
+        ["build", "--select", "+savings_opportunities", "--indirect-selection", "cautious"],
+        warehouse,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    idle = {
+        row["scope_value"]: row
+        for row in _rows(warehouse, "marts.savings_opportunities", SAVINGS_COLUMNS)
+        if row["kind"] == "idle_key"
+    }
+    assert sorted(idle) == ["key-priced", "key-unpriced"]
+    for row in idle.values():
+        assert "has had no usage since 2025-09-05 (56 days)" in row["action"]
+    assert "after $" in idle["key-priced"]["action"]
+    assert "could not price" in idle["key-unpriced"]["action"]

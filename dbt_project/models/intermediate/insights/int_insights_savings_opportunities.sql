@@ -418,8 +418,14 @@ idle_key as (
             when scope = 'api_key'
                 then 'API key ' || scope_value || ' has had no usage since '
                     || strftime(last_seen, '%Y-%m-%d') || ' (' || days_since_last_use
-                    || ' days) after ' || {{ insights_fmt_usd('lifetime_cost_usd') }}
-                    || ' of use: revoke or rotate it if nothing needs it. An unused live key is'
+                    || ' days) after '
+                    -- Usage meterr could not price (no model in the export, a model no
+                    -- catalogue knows) has no cost: say so rather than lose the sentence.
+                    || coalesce(
+                        {{ insights_fmt_usd('lifetime_cost_usd') }} || ' of use',
+                        'use that meterr could not price'
+                    )
+                    || ': revoke or rotate it if nothing needs it. An unused live key is'
                     || ' a security risk, not a cost.'
             else 'Integration ' || scope_value || ' has brought in no usage since '
                 || strftime(last_seen, '%Y-%m-%d') || ' (' || days_since_last_use
