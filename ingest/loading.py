@@ -54,6 +54,23 @@ def _cols(names: tuple[str, ...]) -> str:
     return ", ".join(f'"{c}"' for c in names)
 
 
+def replaced_rows(table: RawTable) -> str:
+    """The condition under which a new day-level row ``p`` replaces a committed row ``t``: equal
+    ``replace_by`` values, where a dimension in ``replace_grouped_by`` left empty by a data row
+    (or by the committed row) counts as equal to any value (see :class:`RawTable`)."""
+    conditions = []
+    for column in table.replace_by:
+        # NULL-safe: a day-level export for the default (NULL) workspace replaces that too.
+        same = f't."{column}" IS NOT DISTINCT FROM p."{column}"'
+        if column in table.replace_grouped_by:
+            same = (
+                f'({same} OR (({table.replace_data_rows.format(row="p")}) '
+                f'AND (t."{column}" IS NULL OR p."{column}" IS NULL)))'
+            )
+        conditions.append(same)
+    return " AND ".join(conditions)
+
+
 def commit_batch(
     con: duckdb.DuckDBPyConnection,
     table: RawTable,
@@ -78,9 +95,9 @@ def commit_batch(
             match = " AND ".join(f't."{k}" = p."{k}"' for k in table.key)
             con.execute(f"DELETE FROM {target} AS t USING {pending} AS p WHERE {match}")
         if table.replace_by:
-            # NULL-safe: a day-level export for the default (NULL) workspace replaces that too.
-            match = " AND ".join(f't."{c}" IS NOT DISTINCT FROM p."{c}"' for c in table.replace_by)
-            con.execute(f"DELETE FROM {target} AS t USING {pending} AS p WHERE {match}")
+            con.execute(
+                f"DELETE FROM {target} AS t USING {pending} AS p WHERE {replaced_rows(table)}"
+            )
         names = _cols(tuple(table.all_columns))
         # Loaders that stream a file in one pass leave _row_number empty: a fresh pending table's
         # rowid is the file order, so it is numbered here instead of by a window over the file.

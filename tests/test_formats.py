@@ -316,6 +316,126 @@ def test_day_level_export_loaded_last_wins_the_days_both_cover(home: MeterrHome)
     assert [a for (a,) in _query(home, day)] == old_lines
 
 
+def _write_drop(home: MeterrHome, name: str, lines: list[str]) -> Path:
+    target = home.drop / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+# 2026-10-05 and 2026-10-06, UTC: Unix seconds and ISO, as the dashboard writes the time columns.
+OCT5 = "1791158400,1791244800,2026-10-05T00:00:00+00:00,2026-10-06T00:00:00+00:00"
+OCT6 = "1791244800,1791331200,2026-10-06T00:00:00+00:00,2026-10-07T00:00:00+00:00"
+USAGE_TIME = "start_time,end_time,start_time_iso,end_time_iso"
+USAGE_COUNTS = "input_tokens,output_tokens,input_cached_tokens,num_model_requests"
+COST_HEADER = (
+    "start_time,end_time,start_time_iso,end_time_iso,amount_value,amount_currency,quantity,"
+    "quantity_unit,line_item,user_id,api_key_id,project_id,organization_id,project_name,"
+    "organization_name,user_email,api_source"
+)
+
+
+def test_openai_usage_day_exported_with_another_grouping_replaces_instead_of_adding_up(
+    home: MeterrHome,
+) -> None:
+    # The same day grouped by model, then by API key: the header changes with the dashboard's
+    # group-by, and each file holds the whole day. The second must not be added to the first.
+    by_model = _write_drop(home, "by_model.csv", [
+        f"{USAGE_TIME},{USAGE_COUNTS},model",
+        f"{OCT5},1000,100,0,2,gpt-4o-2024-08-06",
+        f"{OCT5},500,50,0,1,gpt-4o-mini-2024-07-18",
+        f"{OCT6},700,70,0,1,gpt-4o-2024-08-06",
+    ])
+    by_key = _write_drop(home, "by_key.csv", [
+        f"{USAGE_TIME},{USAGE_COUNTS},api_key_id",
+        f"{OCT5},900,90,0,2,key_1",
+        f"{OCT5},600,60,0,1,key_2",
+    ])
+    assert [o.status for o in process_drop_folder(home, [by_model])] == ["loaded"]
+    assert [o.status for o in process_drop_folder(home, [by_key])] == ["loaded"]
+    assert _query(home, """
+        SELECT usage_date, sum(input_tokens), sum(num_model_requests), count(*)
+        FROM raw.openai_usage_export GROUP BY ALL ORDER BY ALL
+    """) == [
+        (datetime(2026, 10, 5).date(), 1500, 3, 2),  # the by-key file's rows only
+        (datetime(2026, 10, 6).date(), 700, 1, 1),  # a day only the first file covers stays
+    ]
+
+
+def test_openai_usage_exports_filtered_to_different_projects_add_up(home: MeterrHome) -> None:
+    header = f"{USAGE_TIME},{USAGE_COUNTS},project_id,model"
+    first = _write_drop(home, "a.csv", [header, f"{OCT5},1000,100,0,2,proj_a,gpt-4o"])
+    # proj_b's file also lists a bucket without usage (only its time columns): it says nothing
+    # about proj_a.
+    second = _write_drop(home, "b.csv", [
+        header, f"{OCT5},300,30,0,1,proj_b,gpt-4o", f"{OCT5},,,,,,"
+    ])
+    restated = _write_drop(home, "c.csv", [header, f"{OCT5},1200,120,0,3,proj_a,gpt-4o"])
+    projects = """
+        SELECT project_id, input_tokens FROM raw.openai_usage_export
+        WHERE input_tokens IS NOT NULL ORDER BY ALL
+    """
+    for path in (first, second):
+        assert [o.status for o in process_drop_folder(home, [path])] == ["loaded"]
+    assert _query(home, projects) == [("proj_a", 1000), ("proj_b", 300)]
+    assert [o.status for o in process_drop_folder(home, [restated])] == ["loaded"]
+    assert _query(home, projects) == [("proj_a", 1200), ("proj_b", 300)]
+
+
+def test_openai_cost_day_by_line_item_replaces_the_same_day_by_project(home: MeterrHome) -> None:
+    by_project = _write_drop(home, "cost_by_project.csv", [
+        COST_HEADER,
+        f"{OCT5},1.00,usd,,,,,,proj_a,org_1,A,Org,,",
+        f"{OCT5},2.00,usd,,,,,,proj_b,org_1,B,Org,,",
+        f"{OCT6},5.00,usd,,,,,,proj_a,org_1,A,Org,,",
+    ])
+    by_line_item = _write_drop(home, "cost_by_line_item.csv", [
+        COST_HEADER,
+        f"{OCT5},2.50,usd,,,gpt-4o-2024-08-06 input,,,,org_1,,Org,,",
+        f"{OCT5},0.50,usd,,,gpt-4o-2024-08-06 output,,,,org_1,,Org,,",
+    ])
+    for path in (by_project, by_line_item):
+        assert [o.status for o in process_drop_folder(home, [path])] == ["loaded"]
+    assert _query(home, """
+        SELECT usage_date, sum(amount_value), count(*) FROM raw.openai_cost_export
+        GROUP BY ALL ORDER BY ALL
+    """) == [
+        (datetime(2026, 10, 5).date(), Decimal("3.00"), 2),
+        (datetime(2026, 10, 6).date(), Decimal("5.00"), 1),
+    ]
+
+
+def test_an_empty_day_of_a_filtered_cost_export_leaves_other_projects_alone(
+    home: MeterrHome,
+) -> None:
+    # Filtered to proj_b (grouped by project), 10-05 has no cost: the export writes the day with
+    # only its time columns. That says nothing about proj_a's cost that day.
+    # (Without the organization columns, so that only the project tells the rows apart.)
+    proj_a = _write_drop(home, "cost_a.csv", [
+        COST_HEADER, f"{OCT5},1.00,usd,,,,,,proj_a,,A,,,"
+    ])
+    proj_b = _write_drop(home, "cost_b.csv", [
+        COST_HEADER, f"{OCT5},,,,,,,,,,,,,", f"{OCT6},2.00,usd,,,,,,proj_b,,B,,,"
+    ])
+    for path in (proj_a, proj_b):
+        assert [o.status for o in process_drop_folder(home, [path])] == ["loaded"]
+    assert _query(home, """
+        SELECT project_id, sum(amount_value) FROM raw.openai_cost_export
+        WHERE amount_value IS NOT NULL GROUP BY ALL ORDER BY ALL
+    """) == [("proj_a", Decimal("1.00")), ("proj_b", Decimal("2.00"))]
+    # The same day exported again without the filter (by line item: no project) does cover it.
+    unfiltered = _write_drop(home, "cost_all.csv", [
+        COST_HEADER, f"{OCT5},1.25,usd,,,web search,,,,,,,,"
+    ])
+    assert [o.status for o in process_drop_folder(home, [unfiltered])] == ["loaded"]
+    assert _query(home, """
+        SELECT usage_date, sum(amount_value) FROM raw.openai_cost_export GROUP BY ALL ORDER BY ALL
+    """) == [
+        (datetime(2026, 10, 5).date(), Decimal("1.25")),
+        (datetime(2026, 10, 6).date(), Decimal("2.00")),
+    ]
+
+
 def test_restated_anthropic_day_replaces_only_its_model_workspace_and_key(
     home: MeterrHome,
 ) -> None:

@@ -117,6 +117,18 @@ class RawTable:
     """Columns that identify a record across files; a newer copy replaces an older one."""
     replace_by: tuple[str, ...] = ()
     """For day-level exports: columns whose value set a new file replaces (e.g. day and account)."""
+    replace_grouped_by: tuple[str, ...] = ()
+    """Of ``replace_by``, the dimensions an export may or may not be grouped by (the dashboard's
+    group-by choice changes the header). A data row that leaves one empty was not grouped by it
+    and covers every value of it, and an older row that leaves it empty is covered by any value:
+    so the same days exported grouped by model and then by API key replace each other instead of
+    adding up. Exports filtered to different values of a dimension they are grouped by still add
+    up (both rows carry a value, and the values differ)."""
+    replace_data_rows: str = "TRUE"
+    """A SQL condition over a new row, its columns written ``{row}."name"``: true when the row
+    carries data. Only such rows cover the values
+    of dimensions they leave empty; a row that only says "nothing on this day" (an export's empty
+    bucket) replaces just the rows that match it exactly, as it may come from a filtered export."""
     keep_known: tuple[str, ...] = ()
     """Columns a newer copy of a record (same ``key``) may leave empty: they keep the older
     copy's value (see :func:`ingest.loading.merge_known_values`)."""

@@ -3,7 +3,8 @@
 One row per day bucket and grouping (line item, project, ...): dollars as long decimals in
 ``amount_value``. Days without cost appear as rows with only the time columns filled; they load
 with NULL amounts. The export is day-level, so a newer file replaces the (day, organization,
-project) sets it covers instead of adding to them.
+project) sets it covers instead of adding to them; an export not grouped by project (e.g. by line
+item) covers every project of its days.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ FORMAT = ExportFormat(
     detect=detect,
     load=load,
     replace_by=("usage_date", "organization_id", "project_id"),
+    # Grouped by line item, the export has no project: it covers every project of its days.
+    replace_grouped_by=("project_id",),
+    replace_data_rows='{row}."amount_value" IS NOT NULL',
     timestamp_column="start_time",
     non_negative=("amount_value", "quantity"),
     required=("start_time",),

@@ -7,7 +7,8 @@ name. An export without usage has only the four time columns and loads as 0 rows
 Which endpoint a file holds is not in it (the file name says, but names are not trusted): it is
 inferred from the metric columns (``usage_kind``), or taken from an ``object`` column if present.
 The export is bucket-level, so a newer file replaces the (day, kind, project, key, model) sets it
-covers.
+covers; a dimension the file is not grouped by (empty) covers all its values, so the same day
+exported grouped by model and then by API key is counted once.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ FIELDS: dict[str, Field] = {
     **{name: Field("BIGINT", (name,), "int") for name in _COUNTS},
 }
 
+# A row with any count carries usage (a bucket with only its time columns filled says nothing).
+_HAS_USAGE = "COALESCE(" + ", ".join(f'{{row}}."{c}"' for c in _COUNTS) + ") IS NOT NULL"
 # Metric columns that identify the endpoint when no `object` column says it (first match wins).
 _KIND_BY_COLUMN = (
     ("output_tokens", "completions"),
@@ -145,6 +148,9 @@ FORMAT = ExportFormat(
     detect=detect,
     load=load,
     replace_by=("usage_date", "usage_kind", "project_id", "api_key_id", "model"),
+    # The dashboard groups by any of these (or none): the header changes with the choice.
+    replace_grouped_by=("project_id", "api_key_id", "model"),
+    replace_data_rows=_HAS_USAGE,
     timestamp_column="start_time",
     non_negative=_COUNTS,
     required=("start_time",),
