@@ -483,6 +483,51 @@ def test_same_helicone_requests_as_csv_jsonl_and_gzipped_json_count_once(
                         "FROM raw.helicone_requests") == [(4, 4, 4)]
 
 
+def _helicone_ui_csv_without_response_ids() -> bytes:
+    """The requests of output.jsonl as a web UI CSV whose row model has no response id (the UI
+    export's columns follow the page's row objects): keyed by request id only."""
+    columns = [
+        "request_id", "request_created_at", "request_model", "provider", "prompt_tokens",
+        "prompt_cache_read_tokens", "prompt_cache_write_tokens", "completion_tokens",
+        "reasoning_tokens", "cost",
+    ]
+    out = io.StringIO()
+    out.write(",".join(columns) + "\n")
+    for line in (FIXTURES / "helicone/output.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        out.write(",".join("" if record.get(c) is None else str(record[c]) for c in columns))
+        out.write("\n")
+    return out.getvalue().encode()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "order", [("jsonl", "ui", "cli"), ("ui", "jsonl", "cli"), ("cli", "ui", "jsonl")]
+)
+def test_helicone_requests_known_by_request_id_only_count_once(
+    order: tuple[str, ...], home: MeterrHome
+) -> None:
+    files = {
+        "jsonl": (FIXTURES / "helicone/output.jsonl").read_bytes(),
+        "ui": _helicone_ui_csv_without_response_ids(),
+        "cli": (FIXTURES / "helicone/output.csv").read_bytes(),
+    }
+    for index, kind in enumerate(order):
+        path = home.drop / f"part{index}.dat"
+        path.write_bytes(files[kind])
+        [outcome] = process_drop_folder(home, [path])
+        assert (outcome.status, outcome.row_count) == ("loaded", 4), outcome
+    # The CLI CSV (response ids only) and the UI CSV (request ids only) share no id; once the
+    # JSONL (both) has come, in any order, each request is one row keyed by its response id.
+    assert _query(home, "SELECT count(*), count(DISTINCT helicone_id), count(DISTINCT request_id) "
+                        "FROM raw.helicone_requests") == [(4, 4, 4)]
+    assert _query(home, "SELECT count(*) FROM raw.helicone_requests "
+                        "WHERE helicone_id LIKE 'b1%'") == [(4,)]
+    assert _sums(home, "helicone_requests", EXPECTED["helicone/output.jsonl"][3]) == (
+        EXPECTED["helicone/output.jsonl"][3]
+    )
+
+
 def test_helicone_fields_and_provider_mapping(home: MeterrHome) -> None:
     process_drop_folder(home, [_drop(home, "helicone/output.jsonl", "x")])
     rows = _query(home, """

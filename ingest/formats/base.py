@@ -115,6 +115,10 @@ class RawTable:
     """The raw table's own columns and DuckDB types (lineage columns are added)."""
     key: tuple[str, ...] = ()
     """Columns that identify a record across files; a newer copy replaces an older one."""
+    also_keyed_by: str | None = None
+    """A second id a record may carry: a newer row with the same (non-empty) value replaces the
+    older row even when their keys differ. When the newer row's key is only this id (it had no
+    key of its own), it takes the older row's key, so later copies keyed either way still match."""
     replace_by: tuple[str, ...] = ()
     """For day-level exports: columns whose value set a new file replaces (e.g. day and account)."""
     replace_grouped_by: tuple[str, ...] = ()

@@ -12,7 +12,9 @@ never read. Traps handled:
 * the UI's mapped rows nest usage under ``heliconeMetadata`` (``requestId``, ``promptTokens``...).
 
 Key: ``helicone_id`` = the response id when present (the CLI CSV has no request id), else the
-request id, so the same requests exported as CSV and as JSONL count once. The response id is kept
+request id, so the same requests exported as CSV and as JSONL count once. A row with the same
+request id as an older one is the same request too (a web UI CSV without response ids after the
+JSONL), and keeps the older row's key. The response id is kept
 only there (a column of its own would repeat the key, and unique ids are the costliest columns to
 write: 0.5 s of a 5-million-row load), and the response time not at all: usage is dated by when
 the request was made. Helicone's ``total_tokens`` is not read: it is the sum of the counts kept.
@@ -147,6 +149,8 @@ FORMAT = ExportFormat(
     load=READER.load,
     load_in_place=READER.load_in_place,
     key=("helicone_id",),
+    # The web UI's CSV may hold the request id without the response id: it is the same request.
+    also_keyed_by="request_id",
     # The same requests arrive as JSONL (model, cost, cache and reasoning counts) and as the CLI
     # CSV (no request id, often no model or cost, no cache counts): a CSV loaded after the JSONL
     # must not erase what the JSONL told.
