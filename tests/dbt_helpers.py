@@ -20,6 +20,7 @@ import duckdb
 
 from ingest.drop import ensure_raw_tables
 from ingest.formats.custom import FORMAT as CUSTOM
+from ingest.providers import sync
 from ingest.warehouse import dbt_environment
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -49,6 +50,19 @@ def create_raw_custom_usage(warehouse: Path, rows: Iterable[Mapping[str, Any]] =
                 f"INSERT INTO {CUSTOM.qualified_table} ({names}) VALUES ({marks})",
                 list(row.values()),
             )
+    finally:
+        con.close()
+
+
+def prepare_warehouse(warehouse: Path, custom_rows: Iterable[Mapping[str, Any]] = ()) -> None:
+    """Every raw and meta table the project reads, as meterr creates them before dbt runs, with
+    ``custom_rows`` in ``raw.custom_usage`` (see :func:`create_raw_custom_usage`)."""
+    create_raw_custom_usage(warehouse, custom_rows)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+        ensure_raw_tables(con, [endpoint.table for endpoint in sync.ENDPOINTS.values()])
+        sync.ensure_meta_tables(con)
     finally:
         con.close()
 

@@ -21,10 +21,8 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from ingest import prices, settings
-from ingest.drop import ensure_raw_tables
 from ingest.paths import meterr_home
-from ingest.providers import sync
-from tests.dbt_helpers import create_raw_custom_usage, query, run_dbt
+from tests.dbt_helpers import prepare_warehouse, query, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -61,18 +59,6 @@ TOKEN_DEFAULTS = {
 }
 CENT = Decimal("0.01")
 MICRO = Decimal("0.000001")
-
-
-def prepare_warehouse(warehouse: Path, custom_rows: Iterable[Mapping[str, Any]] = ()) -> None:
-    """Every raw and meta table the project reads, as meterr creates them before dbt runs."""
-    create_raw_custom_usage(warehouse, custom_rows)
-    con = duckdb.connect(str(warehouse))
-    try:
-        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-        ensure_raw_tables(con, [endpoint.table for endpoint in sync.ENDPOINTS.values()])
-        sync.ensure_meta_tables(con)
-    finally:
-        con.close()
 
 
 def build_from_union(

@@ -13,10 +13,8 @@ import duckdb
 import pytest
 from genai_prices import Usage, calc_price
 
-from ingest.drop import ensure_raw_tables
-from ingest.providers import sync
 from ingest.warehouse import MEMORY_LIMIT
-from tests.dbt_helpers import create_raw_custom_usage, query, run_dbt
+from tests.dbt_helpers import prepare_warehouse, query, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -133,16 +131,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse with RAW_ROWS in raw.custom_usage after a full ``dbt build``."""
     work = tmp_path_factory.mktemp("dbt")
     warehouse = work / "warehouse.duckdb"
-    create_raw_custom_usage(warehouse, RAW_ROWS)
-    con = duckdb.connect(str(warehouse))
-    try:
-        # Every other raw and meta table the project's sources read, empty (as meterr creates
-        # them before dbt runs).
-        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-        ensure_raw_tables(con, [endpoint.table for endpoint in sync.ENDPOINTS.values()])
-        sync.ensure_meta_tables(con)
-    finally:
-        con.close()
+    # Every other raw and meta table the project's sources read, empty.
+    prepare_warehouse(warehouse, RAW_ROWS)
     # No prices.yaml, whatever $METERR_HOME the test process has.
     done = run_dbt(["build"], warehouse, work, dbt_vars={"prices_override_path": "none"})
     assert done.returncode == 0, done.stdout + done.stderr

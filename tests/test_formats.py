@@ -454,6 +454,15 @@ def test_restated_anthropic_day_replaces_only_its_model_workspace_and_key(
     }
 
 
+def _load_each(home: MeterrHome, contents: list[bytes], *, rows: int) -> None:
+    """Drop each file's bytes (under a neutral name) and load it alone; each must load ``rows``."""
+    for index, content in enumerate(contents):
+        path = home.drop / f"part{index}.dat"
+        path.write_bytes(content)
+        [outcome] = process_drop_folder(home, [path])
+        assert (outcome.status, outcome.row_count) == ("loaded", rows), outcome
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "order",
@@ -467,11 +476,7 @@ def test_same_helicone_requests_as_csv_jsonl_and_gzipped_json_count_once(
         "csv": (FIXTURES / "helicone/output.csv").read_bytes(),
         "json.gz": gzip.compress((FIXTURES / "helicone/output.json").read_bytes()),
     }
-    for index, kind in enumerate(order):
-        path = home.drop / f"part{index}.dat"
-        path.write_bytes(files[kind])
-        [outcome] = process_drop_folder(home, [path])
-        assert (outcome.status, outcome.row_count) == ("loaded", 4), outcome
+    _load_each(home, [files[kind] for kind in order], rows=4)
     assert _query(home, "SELECT count(*), count(DISTINCT helicone_id) FROM raw.helicone_requests"
                   ) == [(4, 4)]
     # Whatever the order, the CSV's gaps (model, one cost, cache and reasoning counts, request
@@ -512,11 +517,7 @@ def test_helicone_requests_known_by_request_id_only_count_once(
         "ui": _helicone_ui_csv_without_response_ids(),
         "cli": (FIXTURES / "helicone/output.csv").read_bytes(),
     }
-    for index, kind in enumerate(order):
-        path = home.drop / f"part{index}.dat"
-        path.write_bytes(files[kind])
-        [outcome] = process_drop_folder(home, [path])
-        assert (outcome.status, outcome.row_count) == ("loaded", 4), outcome
+    _load_each(home, [files[kind] for kind in order], rows=4)
     # The CLI CSV (response ids only) and the UI CSV (request ids only) share no id; once the
     # JSONL (both) has come, in any order, each request is one row keyed by its response id.
     assert _query(home, "SELECT count(*), count(DISTINCT helicone_id), count(DISTINCT request_id) "

@@ -20,10 +20,8 @@ import duckdb
 import pytest
 from genai_prices import Usage, calc_price
 
-from ingest.drop import ensure_raw_tables
-from ingest.providers import sync
 from ingest.sample_data import FIELDS, SPIKE_DAYS_BEFORE_END, SPIKE_KEY, SPIKE_MODEL, generate_rows
-from tests.dbt_helpers import create_raw_custom_usage, query, run_dbt
+from tests.dbt_helpers import prepare_warehouse, query, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -78,14 +76,10 @@ def built(tmp_path_factory: pytest.TempPathFactory, demo_rows: list[dict]) -> Pa
         writer.writeheader()
         for row in demo_rows:
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    create_raw_custom_usage(warehouse)
+    # Every other raw and meta table the project's sources read, empty.
+    prepare_warehouse(warehouse)
     con = duckdb.connect(str(warehouse))
     try:
-        # Every other raw and meta table the project's sources read, empty (as meterr creates
-        # them before dbt runs).
-        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-        ensure_raw_tables(con, [endpoint.table for endpoint in sync.ENDPOINTS.values()])
-        sync.ensure_meta_tables(con)
         columns = ", ".join(f'"{name}"' for name in FIELDS)
         con.execute(
             f"""
@@ -381,14 +375,7 @@ def test_idle_keys_are_reported_also_when_their_usage_could_not_be_priced(tmp_pa
         *day_rows("key-live", "gpt-4o", date(2025, 9, 1), date(2025, 10, 31)),
     ]
     warehouse = tmp_path / "warehouse.duckdb"
-    create_raw_custom_usage(warehouse, rows)
-    con = duckdb.connect(str(warehouse))
-    try:
-        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-        ensure_raw_tables(con, [endpoint.table for endpoint in sync.ENDPOINTS.values()])
-        sync.ensure_meta_tables(con)
-    finally:
-        con.close()
+    prepare_warehouse(warehouse, rows)
     done = run_dbt(
         ["build", "--select", "+savings_opportunities", "--indirect-selection", "cautious"],
         warehouse,

@@ -1435,8 +1435,7 @@ def iso_week_of(day: date) -> str:
 @pytest.mark.slow
 def test_real_dbt_warehouse_reports_the_authoritative_spend(tmp_path: Path) -> None:
     from ingest.drop import process_drop_folder
-    from tests.dbt_helpers import run_dbt
-    from tests.test_accounting_dbt import prepare_warehouse
+    from tests.dbt_helpers import prepare_warehouse, run_dbt
     from tests.test_export_marts import FILES, FIXTURES
 
     home = meterr_home(tmp_path / "home").ensure()
