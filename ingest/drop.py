@@ -346,6 +346,13 @@ def process_file(
                 outcomes.append(
                     FileOutcome(member.name, "quarantined", reason=f"could not read: {exc}")
                 )
+            except RecursionError:
+                # Python's JSON parser (sniffing the first record) recurses per nesting level.
+                outcomes.append(
+                    FileOutcome(
+                        member.name, "quarantined", reason="could not read: JSON nested too deeply"
+                    )
+                )
         if not outcomes:
             outcomes.append(FileOutcome(path.name, "quarantined", reason="archive has no files"))
     except (UnsafeFileError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, OSError) as exc:

@@ -63,6 +63,9 @@ FALLBACK_SECRET_KEY = "*"
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_TOLERANCE_S = 300
+# A body that stops arriving for this long is given up (408): a client that sends headers and
+# then nothing would otherwise hold a connection and a temp file open for ever.
+DEFAULT_BODY_IDLE_TIMEOUT_S = 30.0
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 
@@ -202,6 +205,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Python's parser recurses per nesting level; no usage record is nested anywhere near as deep.
+_TOO_DEEP = "nested too deeply"
+
+
 def _validate_json_file(path: Path, extension: str) -> str | None:
     """None if the file is well-formed for its JSON flavour, else a short reason."""
     try:
@@ -219,11 +226,15 @@ def _validate_json_file(path: Path, extension: str) -> str | None:
                         json.loads(line, parse_constant=_reject_constant)
                     except ValueError as exc:
                         return f"line {number}: {exc}"
+                    except RecursionError:
+                        return f"line {number}: {_TOO_DEEP}"
                     records += 1
             if records == 0:
                 return "no JSON records in the body"
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return str(exc)
+    except RecursionError:
+        return _TOO_DEEP
     return None
 
 
@@ -347,6 +358,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     tolerance_s: int = DEFAULT_TOLERANCE_S,
     clock: Callable[[], float] = time.time,
+    body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S,
 ) -> Starlette:
     """The receiver as a Starlette app writing accepted payloads under ``home.drop``.
 
@@ -354,7 +366,8 @@ def create_app(
     it is read from the environment once, here (see :func:`secrets_from_env`). A source with no
     secret refuses every request with 503. ``max_body_bytes`` caps the body size,
     ``tolerance_s`` is how far a signature's timestamp may be from ``clock()`` (either way),
-    and ``clock`` returns Unix seconds (injectable for tests).
+    and ``clock`` returns Unix seconds (injectable for tests). A body that sends nothing for
+    ``body_idle_timeout_s`` seconds is refused with 408.
     """
     if max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be positive")
@@ -504,8 +517,20 @@ def create_app(
         mac = hmac.new(secret.encode(), f"{timestamp}.".encode(), hashlib.sha256)
         size = 0
         # "x": never follow or clobber something already at this (random) name.
+        chunks = request.stream().__aiter__()
         with open(part, "xb") as handle:
-            async for chunk in request.stream():
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(anext(chunks), body_idle_timeout_s)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise Rejection(
+                        408,
+                        "body_timeout",
+                        f"no body data for {body_idle_timeout_s:g} s",
+                        close=True,
+                    ) from None
                 if not chunk:
                     continue
                 size += len(chunk)

@@ -263,7 +263,29 @@ def _long_line_deep_in_file(drop: Path) -> Path:
     return path
 
 
+def _deeply_nested_json(drop: Path) -> Path:
+    path = drop / "nested.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    return path
+
+
+def _deeply_nested_jsonl_record(drop: Path) -> Path:
+    path = drop / "nested.jsonl"
+    record = b'{"id": "o1", "traceId": "t1", "usageDetails": ' + b'{"a": ' * 50_000 + b"1"
+    path.write_bytes(record + b"}" * 50_001 + b"\n")
+    return path
+
+
+def _deeply_nested_envelope(drop: Path) -> Path:
+    path = drop / "envelope.json"
+    path.write_bytes(b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    return path
+
+
 HOSTILE: list[tuple[Callable[[Path], Path], str]] = [
+    (_deeply_nested_json, "no known format"),
+    (_deeply_nested_jsonl_record, "could not read: JSON nested too deeply"),
+    (_deeply_nested_envelope, "could not read: JSON nested too deeply"),
     (_zip_slip, "zip member '../../outside.csv' escapes the folder; refused (zip slip)"),
     (_absolute_member, "escapes the folder"),
     (_windows_member, "escapes the folder"),

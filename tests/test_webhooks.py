@@ -367,6 +367,34 @@ def test_oversized_chunked_body_is_cut_off_while_streaming(serve_app, home) -> N
     assert (home.drop / ok.json()["file"]).read_bytes() == small
 
 
+def test_a_body_that_stops_arriving_is_refused_and_leaves_nothing(serve_app, home) -> None:
+    client = serve_app(body_idle_timeout_s=1.0)
+    base = str(client.base_url)
+    host, port = base.removeprefix("http://").split(":")
+    headers = {"Content-Type": "application/json", **sign(SECRET, JSON_BODY, NOW)}
+    head = (
+        "POST /webhooks/openai HTTP/1.1\r\n"
+        f"Host: {host}\r\nContent-Length: {len(JSON_BODY)}\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        + "\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        # The headers and half the body, then nothing (a stalled or hostile client).
+        conn.sendall(head.encode() + JSON_BODY[:10])
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            part = conn.recv(4096)
+            if not part:
+                break
+            answer += part
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"408", answer
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"] == "body_timeout"
+    assert listing(home, "openai") == []  # no temp file left behind
+    # The receiver goes on serving.
+    assert post(client, JSON_BODY).status_code == 202
+
+
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [
@@ -375,6 +403,9 @@ def test_oversized_chunked_body_is_cut_off_while_streaming(serve_app, home) -> N
         ("application/json", b"   "),
         ("application/x-ndjson", b'{"a": 1}\n{"a": \n'),
         ("application/x-ndjson", b"\n\n"),
+        # Deeper than Python's parser can recurse: a clear 400, not a 500.
+        ("application/json", b"[" * 100_000 + b"]" * 100_000),
+        ("application/x-ndjson", b'{"a": 1}\n' + b"[" * 100_000 + b"]" * 100_000 + b"\n"),
     ],
 )
 def test_invalid_json_is_refused(serve_app, home, content_type: str, body: bytes) -> None:
