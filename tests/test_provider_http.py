@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import copy
+import gzip
+import json
 import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -199,6 +206,72 @@ def test_timeout_then_success(server):
     assert page["data"]
     assert len(sleeps) == 1
     assert client.requests == 2
+
+
+@contextmanager
+def answering(body: bytes, *, headers: dict[str, str], byte_every_s: float = 0.0) -> Iterator[str]:
+    """A 127.0.0.1 server answering every GET with 200 and ``body`` (one byte per
+    ``byte_every_s`` seconds when set); yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            self.send_response(200)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            try:
+                if not byte_every_s:
+                    self.wfile.write(body)
+                    return
+                for index in range(len(body)):
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(byte_every_s)
+            except OSError:
+                pass  # the client gave up
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_response_trickling_in_is_given_up_at_the_deadline():
+    # Each byte comes well within the read timeout, so only a deadline on the whole response
+    # stops it: without one the pull waits as long as the server keeps dribbling.
+    body = json.dumps({"data": [], "has_more": False}).encode()
+    with answering(body, headers={"Content-Type": "application/json"}, byte_every_s=0.2) as url:
+        client = openai_api.make_client(
+            OPENAI_KEY,
+            url,
+            sleep=lambda s: None,
+            timeout=httpx.Timeout(5.0),
+            retry=RetryPolicy(max_attempts=2),
+            response_deadline_s=1.0,
+        )
+        started = time.monotonic()
+        with client, pytest.raises(
+            ProviderUnavailableError, match=r"after 2 attempt\(s\): .*longer than 1 s"
+        ):
+            client.get_json(openai_api.COSTS_PATH, {})
+    assert time.monotonic() - started < 5, "two attempts of about a second each"
+
+
+def test_a_gzip_encoded_response_is_decoded_once():
+    page = {"object": "page", "data": [], "has_more": False, "next_page": None}
+    body = gzip.compress(json.dumps(page).encode())
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    with answering(body, headers=headers) as url:
+        with openai_api.make_client(OPENAI_KEY, url, sleep=lambda s: None) as client:
+            assert client.get_json(openai_api.COSTS_PATH, {}) == page
 
 
 def test_dropped_connection_then_success(server):

@@ -256,6 +256,30 @@ def test_a_gate_failure_commits_nothing(server, home):
     assert query(home, "SELECT outcome FROM meta.key_audit ORDER BY requested_at")[-1][0] == "error"
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "field", "value", "column"),
+    [
+        ("openai_usage_completions", "input_tokens", 10**24, "input_tokens"),
+        ("anthropic_cost_report", "amount", "123456789012345678901234567890123.5", "amount_cents"),
+    ],
+)
+def test_a_value_too_large_for_its_column_is_a_named_audited_refusal(
+    server, home, endpoint, field, value, column
+):
+    run(server, home, endpoint)
+    before = all_rows(home, endpoint)
+    day = next(d for d, records in server.dataset[endpoint].items() if records)
+    server.dataset[endpoint][day][0][field] = value
+    with pytest.raises(SyncGateError, match=f"does not fit its column.*{column}") as info:
+        run(server, home, endpoint)
+    assert endpoint in str(info.value) and "LINE 1" not in str(info.value)
+    assert all_rows(home, endpoint) == before
+    outcome, message = query(
+        home, "SELECT outcome, message FROM meta.key_audit ORDER BY requested_at"
+    )[-1]
+    assert outcome == "error" and column in message
+
+
 def test_a_bucket_served_twice_fails_the_gate(server, home):
     original = server.respond
 
@@ -273,6 +297,45 @@ def test_a_bucket_served_twice_fails_the_gate(server, home):
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_name = 'openai_usage_embeddings'",
     )[0][0]
+
+
+@pytest.mark.parametrize("endpoint", ["openai_costs", "anthropic_cost_report"])
+def test_a_response_without_some_days_buckets_keeps_those_days(server, home, endpoint):
+    # The APIs answer a bucket for every day (`results: []` for no usage); a response that
+    # stops short (no bucket for the last two days) must not wipe what is stored for them.
+    run(server, home, endpoint)
+    before = all_rows(home, endpoint)
+    stored_days = sorted({row[0] for row in query(home, f"SELECT usage_date FROM raw.{endpoint}")})
+    missing = set(stored_days[-2:])
+    original = server.respond
+    ep = sync.get_endpoint(endpoint)
+
+    def short(method, path, headers):
+        status, hdrs, body, delay = original(method, path, headers)
+        if status == 200 and body:
+            page = json.loads(body)
+            page["data"] = [b for b in page["data"] if ep.bucket_day(b) not in missing]
+            body = dumps(page)
+        return status, hdrs, body, delay
+
+    server.respond = short
+    result = run(server, home, endpoint)
+    assert result.committed and result.uncovered_days == 2
+    after = all_rows(home, endpoint)
+    kept = [row for row in before if row in after]
+    # Every stored row of the two days is still there, as it was; the other days were replaced
+    # (pulled again: a new extraction time).
+    days = query(home, f"SELECT DISTINCT usage_date, extracted_at FROM raw.{endpoint}")
+    assert {day for day, _ in days if day in missing} == missing
+    assert len({at for day, at in days if day in missing}) == 1
+    assert len({at for _, at in days}) == 2
+    assert len(kept) == sum(1 for _ in query(
+        home,
+        f"SELECT 1 FROM raw.{endpoint} WHERE usage_date IN (SELECT unnest(?::DATE[]))",
+        [sorted(missing)],
+    ))
+    audit = query(home, "SELECT message FROM meta.key_audit ORDER BY requested_at")[-1][0]
+    assert "no bucket for 2 day(s)" in audit
 
 
 def test_auth_errors_are_audited_and_shown_on_the_integration(server, home, monkeypatch):

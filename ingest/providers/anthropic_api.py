@@ -171,12 +171,21 @@ usage_pages = _pages(USAGE_PATH, USAGE_GROUP_BY)
 cost_pages = _pages(COST_PATH, COST_GROUP_BY)
 
 
+def _bucket_fields(bucket: dict[str, Any]) -> dict[str, Any]:
+    start = from_rfc3339(bucket.get("starting_at"), "bucket.starting_at")
+    end = from_rfc3339(bucket.get("ending_at"), "bucket.ending_at")
+    return {"bucket_start": start, "bucket_end": end, "usage_date": start.date()}
+
+
+def bucket_day(bucket: dict[str, Any]) -> date:
+    """The UTC day of one bucket."""
+    return _bucket_fields(bucket)["usage_date"]
+
+
 def _results(pages: Iterable[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     for page in pages:
         for bucket in buckets_of(page):
-            start = from_rfc3339(bucket.get("starting_at"), "bucket.starting_at")
-            end = from_rfc3339(bucket.get("ending_at"), "bucket.ending_at")
-            fields = {"bucket_start": start, "bucket_end": end, "usage_date": start.date()}
+            fields = _bucket_fields(bucket)
             for result in bucket.get("results") or []:
                 if not isinstance(result, dict):
                     raise ResponseShapeError("a bucket result is not an object")
@@ -281,6 +290,7 @@ USAGE = Endpoint(
     make_client=make_client,
     pages=usage_pages,
     flatten=flatten_usage,
+    bucket_day=bucket_day,
     verify_call=True,
 )
 COST = Endpoint(
@@ -292,6 +302,7 @@ COST = Endpoint(
     make_client=make_client,
     pages=cost_pages,
     flatten=flatten_cost,
+    bucket_day=bucket_day,
 )
 
 ENDPOINTS: tuple[Endpoint, ...] = (USAGE, COST)

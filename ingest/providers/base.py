@@ -53,6 +53,8 @@ class Endpoint:
     pages: Callable[..., Iterator[dict[str, Any]]]
     """``pages(client, first_day, last_day, *, limit=None)``: every page of the window."""
     flatten: Callable[..., list[dict[str, Any]]]
+    bucket_day: Callable[[dict[str, Any]], date]
+    """The UTC day of one ``data`` bucket of a page."""
     verify_call: bool = False
     """True for the one endpoint per provider used to test a newly added key."""
 
@@ -75,6 +77,11 @@ class Endpoint:
             integration_id=integration_id,
             integration_user_id=integration_user_id,
         )
+
+    def covered_days(self, pages: Iterable[dict[str, Any]]) -> set[date]:
+        """The days ``pages`` hold a bucket for, with or without results: the days the response
+        speaks for (an empty bucket says "no usage"; a missing one says nothing)."""
+        return {self.bucket_day(bucket) for page in pages for bucket in buckets_of(page)}
 
     def client(self, api_key: str | ApiKey, base_url: str | None = None, **kwargs: Any) -> Any:
         """A :class:`ProviderClient` for this endpoint's provider (default base URL if None)."""

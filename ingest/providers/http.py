@@ -37,6 +37,9 @@ AUTH_STATUSES = frozenset({401, 403})
 
 # A request longer than this is a stuck server, not a slow report (a day of 1d buckets is small).
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
+# httpx's read timeout is per read: a server trickling a byte now and then never trips it. A
+# whole response (headers and body) must arrive within this, or the attempt counts as timed out.
+DEFAULT_RESPONSE_DEADLINE_S = 120.0
 # A runaway cursor (the same token forever) must end; 10k pages of 31 buckets is 800+ years.
 MAX_PAGES = 10_000
 
@@ -224,8 +227,10 @@ class ProviderClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
+        response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S,
     ) -> None:
         self.profile = profile
+        self.response_deadline_s = response_deadline_s
         self._key = ApiKey(api_key)
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
@@ -278,6 +283,27 @@ class ProviderClient:
         )
         return self._fail(ProviderAuthError, text, response.status_code)
 
+    def _get_within_deadline(self, path: str, query: list[tuple[str, Any]]) -> httpx.Response:
+        """GET ``path``, reading the body chunk by chunk; raises ``httpx.ReadTimeout`` when the
+        whole response takes longer than ``response_deadline_s``."""
+        deadline = time.monotonic() + self.response_deadline_s
+        with self._http.stream("GET", path, params=query) as streamed:
+            body = bytearray()
+            # Raw (still encoded) bytes: the response built from them decodes them once.
+            for chunk in streamed.iter_raw():
+                body += chunk
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(
+                        f"the response took longer than {self.response_deadline_s:g} s",
+                        request=streamed.request,
+                    )
+            return httpx.Response(
+                streamed.status_code,
+                headers=streamed.headers,
+                content=bytes(body),
+                request=streamed.request,
+            )
+
     def get_json(
         self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None
     ) -> Any:
@@ -295,7 +321,7 @@ class ProviderClient:
             retry_after: float | None = None
             self.requests += 1
             try:
-                response = self._http.get(path, params=query)
+                response = self._get_within_deadline(path, query)
             except httpx.TransportError as exc:
                 # Timeouts, refused/dropped connections: the request never got an answer.
                 self.last_status = None

@@ -197,6 +197,11 @@ def _bucket_fields(bucket: dict[str, Any]) -> dict[str, Any]:
     return {"bucket_start": start, "bucket_end": end, "usage_date": start.date()}
 
 
+def bucket_day(bucket: dict[str, Any]) -> date:
+    """The UTC day of one bucket."""
+    return _bucket_fields(bucket)["usage_date"]
+
+
 def _tail(extracted_at: datetime, integration_id: str, integration_user_id: str | None) -> dict:
     return {
         "extracted_at": extracted_at,
@@ -297,6 +302,7 @@ COMPLETIONS = Endpoint(
     make_client=make_client,
     pages=completions_pages,
     flatten=flatten_completions,
+    bucket_day=bucket_day,
     verify_call=True,
 )
 EMBEDDINGS = Endpoint(
@@ -308,6 +314,7 @@ EMBEDDINGS = Endpoint(
     make_client=make_client,
     pages=embeddings_pages,
     flatten=flatten_embeddings,
+    bucket_day=bucket_day,
 )
 COSTS = Endpoint(
     name=COSTS_TABLE.raw_table,
@@ -318,6 +325,7 @@ COSTS = Endpoint(
     make_client=make_client,
     pages=costs_pages,
     flatten=flatten_costs,
+    bucket_day=bucket_day,
 )
 
 ENDPOINTS: tuple[Endpoint, ...] = (COMPLETIONS, EMBEDDINGS, COSTS)

@@ -135,6 +135,8 @@ class SyncResult:
     rows: int = 0
     dropped_rows: int = 0
     """Rows whose bucket fell outside the window (not this window's to replace); not loaded."""
+    uncovered_days: int = 0
+    """Days of the window the response has no bucket for: their stored rows were kept."""
     committed: bool = False
     http_status: int | None = None
     gate: GateResult | None = None
@@ -416,8 +418,9 @@ def sync_window(
 ) -> SyncResult:
     """Fetch every page of ``endpoint`` for UTC days ``first_day``..``last_day`` and replace them.
 
-    Replaces exactly the rows of ``raw.<endpoint>`` with ``usage_date`` in the window and this
-    ``integration_id``; re-running a window changes nothing unless the provider's data changed.
+    Replaces exactly the rows of ``raw.<endpoint>`` with this ``integration_id`` and a
+    ``usage_date`` in the window that the response has a bucket for (a day it has none for keeps
+    its rows); re-running a window changes nothing unless the provider's data changed.
     Raises the provider error (:class:`ProviderAuthError`, ...) or :class:`SyncGateError`; in both
     cases nothing in ``raw`` changed and the failure is in ``meta.key_audit``.
     """
@@ -443,6 +446,9 @@ def sync_window(
                 integration_id=integration_id,
                 integration_user_id=user_id,
             )
+            covered = sorted(
+                day for day in ep.covered_days(pages) if first_day <= day <= last_day
+            )
     except Exception as exc:
         result.requests = client.requests
         result.http_status = getattr(exc, "status", None) or client.last_status
@@ -465,16 +471,35 @@ def sync_window(
             last_day,
         )
     result.rows = len(kept)
+    # The APIs return a bucket for every day of the window, with `results: []` when there was no
+    # usage. A day without a bucket is a response that stopped short (a proxy, an outage, a
+    # truncated page), not a day of no usage: its stored rows stay as they are.
+    result.uncovered_days = (last_day - first_day).days + 1 - len(covered)
+    if result.uncovered_days:
+        log.warning(
+            "%s %s..%s: the response has no bucket for %d day(s); their stored rows are kept",
+            ep.name,
+            first_day,
+            last_day,
+            result.uncovered_days,
+        )
 
     # 2. + 3. Pending table, gate, and one atomic replace of the window.
     with connect(home) as con:
         ensure_meta_tables(con)
         pending = loading.create_pending(con, ep.table, origin="api")
-        insert_rows(con, ep, pending, kept, batch_digest=_digest(pages), loaded_at=_utcnow())
-        gate = quality.validate(con, ep.table, pending)
-        dupes = duplicate_grain(con, ep, pending)
-        if dupes:
-            gate.failures.append(dupes)
+        try:
+            insert_rows(con, ep, pending, kept, batch_digest=_digest(pages), loaded_at=_utcnow())
+        except (duckdb.ConversionException, duckdb.OutOfRangeException) as exc:
+            # A count or amount beyond its column's type (a broken or hostile response): the
+            # window is refused like any gate failure, named and audited, not a raw SQL error.
+            first_line = str(exc).splitlines()[0]
+            gate = quality.GateResult(failures=[f"a value does not fit its column: {first_line}"])
+        else:
+            gate = quality.validate(con, ep.table, pending)
+            dupes = duplicate_grain(con, ep, pending)
+            if dupes:
+                gate.failures.append(dupes)
         result.gate = gate
         if not gate.passed:
             result.outcome = "error"
@@ -493,15 +518,20 @@ def sync_window(
                 endpoint=ep.name,
                 outcome="ok",
                 http_status=result.http_status,
-                message=f"{result.rows} row(s), {result.pages} page(s)",
+                message=f"{result.rows} row(s), {result.pages} page(s)"
+                + (
+                    f", no bucket for {result.uncovered_days} day(s): kept as stored"
+                    if result.uncovered_days
+                    else ""
+                ),
                 key_last4=key.last4,
                 window=(first_day, last_day),
                 requests=result.requests,
                 row_count=result.rows,
             )
+            days = ", ".join(f"DATE '{day.isoformat()}'" for day in covered) or "NULL"
             window_sql = (
-                f"usage_date BETWEEN DATE '{first_day.isoformat()}' "
-                f"AND DATE '{last_day.isoformat()}' AND integration_id = {_sql_str(integration_id)}"
+                f"usage_date IN ({days}) AND integration_id = {_sql_str(integration_id)}"
             )
             loading.commit_batch(
                 con,
