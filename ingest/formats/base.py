@@ -130,9 +130,9 @@ class RawTable:
     up (both rows carry a value, and the values differ)."""
     replace_data_rows: str = "TRUE"
     """A SQL condition over a new row, its columns written ``{row}."name"``: true when the row
-    carries data. Only such rows cover the values
-    of dimensions they leave empty; a row that only says "nothing on this day" (an export's empty
-    bucket) replaces just the rows that match it exactly, as it may come from a filtered export."""
+    carries data. Only such rows cover the values of dimensions they leave empty; a row that only
+    says "nothing on this day" (an export's empty bucket) replaces just the rows that match it
+    exactly, as it may come from a filtered export."""
     keep_known: tuple[str, ...] = ()
     """Columns a newer copy of a record (same ``key``) may leave empty: they keep the older
     copy's value (see :func:`ingest.loading.merge_known_values`)."""

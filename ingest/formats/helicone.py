@@ -14,10 +14,10 @@ never read. Traps handled:
 Key: ``helicone_id`` = the response id when present (the CLI CSV has no request id), else the
 request id, so the same requests exported as CSV and as JSONL count once. A row with the same
 request id as an older one is the same request too (a web UI CSV without response ids after the
-JSONL), and keeps the older row's key. The response id is kept
-only there (a column of its own would repeat the key, and unique ids are the costliest columns to
-write: 0.5 s of a 5-million-row load), and the response time not at all: usage is dated by when
-the request was made. Helicone's ``total_tokens`` is not read: it is the sum of the counts kept.
+JSONL), and keeps the older row's key. The response id is kept only there (a column of its own
+would repeat the key, and unique ids are the costliest columns to write: 0.5 s of a
+5-million-row load), and the response time not at all: usage is dated by when the request was
+made. Helicone's ``total_tokens`` is not read: it is the sum of the counts kept.
 """
 
 from __future__ import annotations
