@@ -34,6 +34,8 @@ cache reads, cache writes (5-minute / default TTL), cache writes with a 1-hour T
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,6 +44,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import genai_prices
 import yaml
 from genai_prices.data_snapshot import DataSnapshot, get_snapshot
@@ -902,6 +905,27 @@ def price_rows(
         ]
         rows += _override_rows(provider, model, overrides, catalogue_rows, found)
     return rows
+
+
+def price_relation(
+    session: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]
+) -> duckdb.DuckDBPyRelation:
+    """``rows`` (as :func:`price_rows` returns them) as a DuckDB relation typed as
+    :data:`PRICE_COLUMNS`: what the dbt Python models that build price tables return.
+
+    Every value travels as text and is cast in SQL: decimals stay exact, and the columns get their
+    types even when there are no rows. DuckDB reads the rows as JSON rather than from a pandas
+    frame because importing pandas would cost a dbt build more than everything these models do.
+    """
+    as_text = [{c: None if row[c] is None else str(row[c]) for c in PRICE_COLUMNS} for row in rows]
+    relation = session.read_json(
+        io.BytesIO(json.dumps(as_text).encode()),
+        format="array",
+        columns={name: "VARCHAR" for name in PRICE_COLUMNS},
+    )
+    return relation.project(
+        ", ".join(f'cast("{name}" as {dtype}) as "{name}"' for name, dtype in PRICE_COLUMNS.items())
+    )
 
 
 def price_in_force(

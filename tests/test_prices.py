@@ -462,19 +462,19 @@ def test_example_file_is_valid() -> None:
     assert overrides.entries and overrides.version and overrides.version.startswith("sha256:")
 
 
-PRICE_LIST_MODEL = (
-    Path(__file__).resolve().parent.parent
-    / "dbt_project/models/intermediate/accounting/int_price_list.py"
-)
+MODELS_DIR = Path(__file__).resolve().parent.parent / "dbt_project/models/intermediate"
+PRICE_LIST_MODEL = MODELS_DIR / "accounting/int_price_list.py"
+SIBLING_PRICES_MODEL = MODELS_DIR / "insights/int_insights_sibling_prices.py"
 
-# Runs the int_price_list dbt model's function in a fresh interpreter (this one has pandas) against
-# a real DuckDB: `dbt.ref` is the usage table, and the returned relation is materialized the way
+# Runs a dbt Python model's function in a fresh interpreter (this one has pandas) against a real
+# DuckDB holding the tables it refs (usage for int_price_list; usage days, the price list and the
+# siblings seed for int_insights_sibling_prices), and materializes the returned relation the way
 # dbt-duckdb does it (register, create table as). Prints the rows, the column types, and whether
 # pandas got imported.
-_RUN_PRICE_LIST_MODEL = """
+_RUN_PRICE_MODEL = """
 import importlib.util, json, sys
 import duckdb
-spec = importlib.util.spec_from_file_location("int_price_list", sys.argv[1])
+spec = importlib.util.spec_from_file_location("price_model", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 con = duckdb.connect()
@@ -484,35 +484,60 @@ con.execute(
     "('openai', 'no-such-model-xyz', date '2025-03-02'), (null, 'gpt-4o', date '2025-03-03')"
     ") as t(provider, model, usage_date)"
 )
+con.execute(
+    "create table price_list as select * from (values ('openai', 'gpt-4o')) t(provider, model)"
+)
+con.execute(
+    "create table siblings as select * from (values ('OpenAI', 'gpt-4o', 'gpt-4o-mini'), "
+    "('openai', 'gpt-4o', 'no-such-sibling-xyz')) t(provider, model, cheaper_model)"
+)
+TABLES = {"int_usage_unioned": "usage", "int_insights_usage_daily": "usage",
+          "int_price_list": "price_list", "model_siblings": "siblings"}
 class Config:
     def __call__(self, **kwargs): pass
     def get(self, name): return "none"
 class Dbt:
     config = Config()
-    def ref(self, name): return con.table("usage")
-con.register("__price_list", module.model(Dbt(), con))
-con.execute("create table price_list as select * from __price_list")
-rows = con.sql("select * from price_list").fetchall()
+    def ref(self, name): return con.table(TABLES[name])
+con.register("__model", module.model(Dbt(), con))
+con.execute("create table built as select * from __model")
+rows = con.sql("select * from built").fetchall()
 print(json.dumps({
     "rows": [[None if v is None else str(v) for v in row] for row in rows],
-    "types": dict(zip(con.table("price_list").columns, map(str, con.table("price_list").types))),
+    "types": dict(zip(con.table("built").columns, map(str, con.table("built").types))),
     "pandas": "pandas" in sys.modules,
 }))
 """
 
 
-def test_the_price_list_model_writes_price_rows_exactly_typed_without_pandas() -> None:
-    # Importing pandas costs the dbt build about half a second; the model hands DuckDB JSON.
+def _run_price_model(path: Path) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", _RUN_PRICE_LIST_MODEL, str(PRICE_LIST_MODEL)],
+        [sys.executable, "-c", _RUN_PRICE_MODEL, str(path)],
         stdout=subprocess.PIPE,
         text=True,
         check=True,
         timeout=120,
     )
-    result = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def _as_stored(rows: list[dict]) -> list[tuple]:
+    """Price rows as the text of what DuckDB stores: decimals exact to the last digit."""
+    return sorted(
+        (
+            tuple(None if row[c] is None else str(row[c]) for c in prices.PRICE_COLUMNS)
+            for row in rows
+        ),
+        key=str,
+    )
+
+
+def test_the_price_list_model_writes_price_rows_exactly_typed_without_pandas() -> None:
+    # Importing pandas costs the dbt build about half a second; the model hands DuckDB JSON.
+    result = _run_price_model(PRICE_LIST_MODEL)
     assert result["pandas"] is False
     assert result["types"] == prices.PRICE_COLUMNS
+    # The date range spans every usage row, also the one without a provider.
     expected = prices.price_rows(
         [("openai", "gpt-4o"), ("anthropic", "claude-opus-4-1"), ("openai", "no-such-model-xyz")],
         start=date(2025, 3, 1),
@@ -520,11 +545,19 @@ def test_the_price_list_model_writes_price_rows_exactly_typed_without_pandas() -
         overrides=prices.load_overrides(None),
     )
     assert expected, "the catalogue prices gpt-4o and claude-opus-4-1"
-    # Every value as the text of what DuckDB stored: decimals exact to the last digit.
-    assert sorted(map(tuple, result["rows"]), key=str) == sorted(
-        (
-            tuple(None if row[c] is None else str(row[c]) for c in prices.PRICE_COLUMNS)
-            for row in expected
-        ),
-        key=str,
+    assert sorted(map(tuple, result["rows"]), key=str) == _as_stored(expected)
+
+
+def test_the_sibling_prices_model_prices_unused_siblings_exactly_typed_without_pandas() -> None:
+    result = _run_price_model(SIBLING_PRICES_MODEL)
+    assert result["pandas"] is False
+    assert result["types"] == prices.PRICE_COLUMNS
+    # gpt-4o-mini is priced on the last usage day; the sibling no catalogue knows gets no row.
+    expected = prices.price_rows(
+        [("openai", "gpt-4o-mini")],
+        start=date(2025, 9, 1),
+        end=date(2025, 9, 1),
+        overrides=prices.load_overrides(None),
     )
+    assert expected, "the catalogue prices gpt-4o-mini"
+    assert sorted(map(tuple, result["rows"]), key=str) == _as_stored(expected)

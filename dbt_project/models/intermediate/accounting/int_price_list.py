@@ -12,9 +12,6 @@ else ``$METERR_HOME/prices.yaml`` when it exists. This table is rebuilt on every
 file re-prices history on the next build (``marts.restatements`` shows what changed).
 """
 
-import io
-import json
-
 from ingest import prices
 
 
@@ -22,30 +19,22 @@ def model(dbt, session):
     dbt.config(materialized="table")
     configured_path = dbt.config.get("prices_override_path")
 
+    # One pass over all usage for both the pairs and the date range: it is the one read of every
+    # raw row this model makes.
     usage = dbt.ref("int_usage_unioned")
-    pairs = usage.query(
+    groups = usage.query(
         "usage",
-        "select distinct provider, model from usage "
-        "where provider is not null and model is not null",
+        "select provider, model, min(usage_date), max(usage_date) from usage group by all",
     ).fetchall()
-    ((first_day, last_day),) = usage.query(
-        "usage", "select min(usage_date), max(usage_date) from usage"
-    ).fetchall()
+    pairs = [(provider, model) for provider, model, _, _ in groups if provider and model]
+    first_days = [first for _, _, first, _ in groups if first is not None]
+    last_days = [last for _, _, _, last in groups if last is not None]
 
     overrides = prices.load_overrides(prices.override_path(configured_path))
-    rows = prices.price_rows(pairs, start=first_day, end=last_day, overrides=overrides)
-    # Every value travels as text and is cast in SQL: exact decimals, and the right column types
-    # even when there is no usage yet. JSON read by DuckDB rather than a pandas frame: importing
-    # pandas would cost this model more than everything else it does.
-    text_rows = [
-        {c: None if row[c] is None else str(row[c]) for c in prices.PRICE_COLUMNS} for row in rows
-    ]
-    as_text = session.read_json(
-        io.BytesIO(json.dumps(text_rows).encode()),
-        format="array",
-        columns={name: "VARCHAR" for name in prices.PRICE_COLUMNS},
+    rows = prices.price_rows(
+        pairs,
+        start=min(first_days, default=None),
+        end=max(last_days, default=None),
+        overrides=overrides,
     )
-    casts = ", ".join(
-        f'cast("{name}" as {dtype}) as "{name}"' for name, dtype in prices.PRICE_COLUMNS.items()
-    )
-    return as_text.project(casts)
+    return prices.price_relation(session, rows)

@@ -9,8 +9,6 @@ context_tier x effective period. Models neither the catalogue nor the override f
 row (no estimate, never $0). No network: only the catalogue bundled with genai-prices is read.
 """
 
-import pandas as pd
-
 from ingest import prices
 
 
@@ -45,14 +43,4 @@ def model(dbt, session):
             # Explicit overrides for other custom models come along; int_price_list has them.
             if (row["provider"], row["model"]) in wanted
         ]
-    # Values travel as text and are cast in SQL, as in int_price_list: exact decimals, and the
-    # right column types even when there are no rows.
-    frame = pd.DataFrame(
-        [[None if row[c] is None else str(row[c]) for c in prices.PRICE_COLUMNS] for row in rows],
-        columns=list(prices.PRICE_COLUMNS),
-        dtype=object,
-    )
-    casts = ", ".join(
-        f'cast("{name}" as {dtype}) as "{name}"' for name, dtype in prices.PRICE_COLUMNS.items()
-    )
-    return session.from_df(frame).project(casts)
+    return prices.price_relation(session, rows)
