@@ -29,6 +29,7 @@ from ingest.warehouse import (
     connect,
     streaming_insert,
 )
+from tests.test_formats import _helicone_ui_csv_without_response_ids
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
 REQUEST_LEVEL = [
@@ -425,3 +426,23 @@ def test_streaming_insert_settings_hold_only_for_the_insert() -> None:
         after = settings(con)
     assert during == (bulk_limit, "in_clause") and bulk_limit != before[0]
     assert after == before and before[1] == ""
+
+
+def test_checked_load_replaces_requests_known_by_their_request_id_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file loaded the checked way (through a pending copy) whose requests carry response ids
+    replaces the older rows of the same requests, keyed by request id alone (a web UI CSV has no
+    response ids): each request once, keyed by its response id."""
+    records = _helicone_records()
+    ui_csv = tmp_path / "requests-ui.csv"
+    ui_csv.write_bytes(_helicone_ui_csv_without_response_ids())
+    with monkeypatch.context() as patch:
+        _detect_as(patch, dataclasses.replace(by_name("helicone"), load_in_place=None))
+        home, outcomes = _drop_and_process(tmp_path / "home", [ui_csv])
+        shutil.copyfile(FIXTURES / "helicone/output.jsonl", home.drop / "requests.jsonl")
+        outcomes += drop.process_drop_folder(home)
+    assert [(o.status, o.row_count) for o in outcomes] == [("loaded", len(records))] * 2
+    with connect(home, write=False) as con:
+        keys = con.execute("SELECT helicone_id, request_id FROM raw.helicone_requests").fetchall()
+    assert sorted(keys) == sorted((r["response_id"], r["request_id"]) for r in records)
