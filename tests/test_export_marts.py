@@ -309,3 +309,77 @@ def test_custom_rows_from_the_webhook_receiver_are_the_webhook_source(
         "custom": (1, 1200, 0, 0, 90),
         "webhook": (1, 3400, 0, 0, 50),
     }
+
+
+# OpenAI dashboard exports of one day each, the Cost and the Activity view grouped differently.
+_COST_HEADER = (
+    "start_time,end_time,start_time_iso,end_time_iso,amount_value,amount_currency,quantity,"
+    "quantity_unit,line_item,user_id,api_key_id,project_id,organization_id,project_name,"
+    "organization_name,user_email,api_source\n"
+)
+_OCT20 = "1792454400,1792540800,2026-10-20T00:00:00+00:00,2026-10-21T00:00:00+00:00"
+_OCT21 = "1792540800,1792627200,2026-10-21T00:00:00+00:00,2026-10-22T00:00:00+00:00"
+_DIFFERENTLY_GROUPED = {
+    # 2026-10-20: cost grouped by line item only (no project), usage grouped by project.
+    "cost-by-line-item.csv": (
+        _COST_HEADER
+        + f'{_OCT20},0.004000000000000000000000000000,usd,,,"gpt-4.1-2025-04-14, input",,,,,,,,\n'
+        + f'{_OCT20},0.000500000000000000000000000000,usd,,,'
+        + '"gpt-4.1-2025-04-14, cached input",,,,,,,,\n'
+        + f'{_OCT20},0.002400000000000000000000000000,usd,,,"gpt-4.1-2025-04-14, output",,,,,,,,\n'
+    ),
+    "usage-by-project.csv": (
+        "start_time,end_time,start_time_iso,end_time_iso,project_id,num_model_requests,"
+        "input_tokens,output_tokens,input_cached_tokens,model\n"
+        "1792497600,1792497660,2026-10-20T12:00:00+00:00,2026-10-20T12:01:00+00:00,"
+        "proj_Z,2,3000,300,1000,gpt-4.1-2025-04-14\n"
+    ),
+    # 2026-10-21: cost grouped by project only (no line item), usage grouped by model only.
+    "cost-by-project.csv": (
+        _COST_HEADER + f"{_OCT21},0.0069,usd,,,,,,proj_Z,org-1,Z,Org,,\n"
+    ),
+    "usage-by-model.csv": (
+        "start_time,end_time,start_time_iso,end_time_iso,model,num_model_requests,input_tokens,"
+        "output_tokens,input_cached_tokens\n"
+        "1792584000,1792584060,2026-10-21T12:00:00+00:00,2026-10-21T12:01:00+00:00,"
+        "gpt-4.1-2025-04-14,2,3000,300,1000\n"
+        "1792584000,1792584060,2026-10-21T12:00:00+00:00,2026-10-21T12:01:00+00:00,"
+        "gpt-4o,1,1000,100,0\n"
+    ),
+}
+
+
+def test_cost_and_usage_exports_grouped_differently_count_the_spend_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Cost export line without a project covers every project's usage of its model, and one
+    without a line item every model's: the day's spend is the Cost export's, once (not the usage
+    at list price plus the same amount as lines no usage explains)."""
+    home = meterr_home(tmp_path / "home").ensure()
+    monkeypatch.setenv("METERR_HOME", str(home.root))
+    _drop(home, {name: text.encode() for name, text in _DIFFERENTLY_GROUPED.items()})
+    done = run_dbt(
+        ["build", "--select", "+fct_spend_daily", "+fct_usage_daily"]
+        + ["--indirect-selection", "cautious"],
+        home.warehouse,
+        tmp_path / "dbt",
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    spend = query(
+        home.warehouse,
+        "select usage_date::varchar, sum(spend_usd) from marts.fct_spend_daily "
+        "group by 1 order by 1",
+    )
+    assert spend == [("2026-10-20", Decimal("0.006900")), ("2026-10-21", Decimal("0.006900"))]
+    rows = query(
+        home.warehouse,
+        "select usage_date::varchar, model, project_id, input_tokens + cached_input_tokens, "
+        "billed_cost_usd from marts.fct_usage_daily order by 1, 2",
+    )
+    # Every line went to usage: no zero-token cost rows, and the tokens are the Activity view's.
+    assert [(day, model, project, tokens) for day, model, project, tokens, _ in rows] == [
+        ("2026-10-20", "gpt-4.1-2025-04-14", "proj_Z", 3000),
+        ("2026-10-21", "gpt-4.1-2025-04-14", None, 3000),
+        ("2026-10-21", "gpt-4o", None, 1000),
+    ]
+    assert sum(billed for *_, billed in rows) == Decimal("0.013800")

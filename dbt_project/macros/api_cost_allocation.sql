@@ -11,7 +11,12 @@
                 integration_id, match_model (lower case, NULL = names no model), token_bucket
                 (below), billed_cost_usd (not NULL), plus whatever the match conditions read
   strict_match / relaxed_match: SQL conditions over the aliases `usage` and `cost`; strict must
-  imply relaxed. Both are applied on top of same day, same integration and same model.
+  imply relaxed. Both are applied on top of same day, same integration and model_match.
+  loose_match (optional): a third, weaker level that relaxed must imply. Drop-folder exports use
+  it for a dimension one of the two exports is not grouped by (an empty project covers every
+  project), so the same spend is not counted once at list price and again as an unmatched line.
+  model_match (optional, default same model: lower(usage.model) = cost.match_model): exports let
+  a line whose export is not grouped by model (match_model NULL) cover every model.
 
   Emits the CTEs cost_micro (cost_lines + billed_micro), cost_candidates, cost_levels, cost_pairs,
   cost_alloc (+ the largest_remainder helper CTEs), usage_billed (usage_key, billed_micro,
@@ -22,7 +27,8 @@
      rounded to 6 decimals, exactly.
   2. Match: a line's usage rows are those of its day, integration and model that satisfy
      strict_match; if none of them has tokens in the line's bucket, those satisfying relaxed_match;
-     if still none, the line matches nothing (cost_unmatched).
+     then those satisfying loose_match; if still none, the line matches nothing (cost_unmatched).
+     match_level says which level took the line: strict, relaxed or loose.
   3. Split: the line's micro-dollars go to its usage rows in proportion to their tokens in its
      bucket, by largest remainder (macros/accounting.sql), so they add up to the line exactly.
 
@@ -51,7 +57,8 @@
     end
 {%- endmacro %}
 
-{% macro api_cost_allocation(strict_match, relaxed_match) -%}
+{% macro api_cost_allocation(strict_match, relaxed_match, loose_match=none, model_match=none) -%}
+{%- set model_match = model_match or 'lower(usage.model) = cost.match_model' -%}
 cost_day as (
 
     select
@@ -101,14 +108,15 @@ cost_candidates as (
         cost.billed_micro,
         usage.usage_key,
         coalesce({{ strict_match }}, false) as is_strict,
+        coalesce({{ relaxed_match }}, false) as is_relaxed,
         cast({{ api_cost_bucket_tokens('cost.token_bucket') }} as hugeint) as weight
 
     from cost_micro as cost
     inner join usage
         on usage.usage_date = cost.usage_date
         and usage.integration_id = cost.integration_id
-        and lower(usage.model) = cost.match_model
-        and coalesce({{ relaxed_match }}, false)
+        and coalesce({{ model_match }}, false)
+        and coalesce({{ loose_match or relaxed_match }}, false)
 
 ),
 
@@ -117,7 +125,8 @@ cost_levels as (
     select
         cost_key,
         coalesce(sum(weight) filter (where is_strict), 0) as strict_weight,
-        coalesce(sum(weight), 0) as relaxed_weight
+        coalesce(sum(weight) filter (where is_relaxed), 0) as relaxed_weight,
+        coalesce(sum(weight), 0) as loose_weight
 
     from cost_candidates
     group by cost_key
@@ -128,12 +137,23 @@ cost_pairs as (
 
     select
         cost_candidates.*,
-        case when cost_levels.strict_weight > 0 then 'strict' else 'relaxed' end as match_level
+        case
+            when cost_levels.strict_weight > 0 then 'strict'
+            when cost_levels.relaxed_weight > 0 then 'relaxed'
+            else 'loose'
+        end as match_level
 
     from cost_candidates
     inner join cost_levels on cost_candidates.cost_key = cost_levels.cost_key
     where (cost_levels.strict_weight > 0 and cost_candidates.is_strict)
-        or (cost_levels.strict_weight = 0 and cost_levels.relaxed_weight > 0)
+        or (
+            cost_levels.strict_weight = 0 and cost_levels.relaxed_weight > 0
+            and cost_candidates.is_relaxed
+        )
+        or (
+            cost_levels.strict_weight = 0 and cost_levels.relaxed_weight = 0
+            and cost_levels.loose_weight > 0
+        )
 
 ),
 
@@ -147,7 +167,7 @@ usage_billed as (
         usage_key,
         sum(allocated_units) as billed_micro,
         cast(count(*) as bigint) as cost_line_count,
-        -- 'relaxed' when any line reached the row only through the relaxed match.
+        -- The weakest level any line reached the row through ('loose' < 'relaxed' < 'strict').
         min(match_level) as match_level
 
     from cost_alloc

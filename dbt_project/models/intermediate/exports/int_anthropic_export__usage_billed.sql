@@ -12,7 +12,10 @@
   Matching (macros/api_cost_allocation.sql): same UTC day and model (the cost export's display
   name mapped to the API id in staging, compared case-insensitively with the usage export's
   model_version), strictly also the same workspace and API key names (NULL-safe) and the context
-  window where the line names one, else the same workspace only. The line's token_type picks the
+  window where the line names one, else the same workspace only, else (match_level 'loose') any
+  workspace where either export leaves the workspace empty ('--' or no column: the view was not
+  grouped by workspace, so the line covers every workspace). A token line without a model (a
+  cost view not grouped by model) covers every model. The line's token_type picks the
   tokens it is shared by: input_no_cache uncached input, input_cache_read cache reads, cache
   write 5m / 1h lines those writes, output output; a line without a token type all tokens.
   Amounts are whole micro-dollars by largest remainder: each line's shares add up to it and a
@@ -51,7 +54,12 @@ cost_lines as materialized (
         {{ api_row_key(['_file_sha256', '_row_number']) }} as cost_key,
         * exclude (integration_id),
         '' as integration_id,
-        lower(model) as match_model,
+        -- NULL: a token line of a cost view not grouped by model names no model (staging gave
+        -- it its cost_type as model); it covers every model.
+        case
+            when model_display_name is null and token_type is not null then null
+            else lower(model)
+        end as match_model,
         case
             when token_type is null then 'total'
             when lower(token_type) like '%1h%' then 'cache_write_1h'
@@ -73,7 +81,10 @@ cost_lines as materialized (
     strict_match="usage.project_id is not distinct from cost.project_id
         and usage.api_key_id is not distinct from cost.api_key_id
         and (cost.context_window is null or cost.context_window = usage.context_window)",
-    relaxed_match="usage.project_id is not distinct from cost.project_id"
+    relaxed_match="usage.project_id is not distinct from cost.project_id",
+    loose_match="(usage.project_id is not distinct from cost.project_id
+        or usage.project_id is null or cost.project_id is null)",
+    model_match="(cost.match_model is null or lower(usage.model) = cost.match_model)"
 ) }},
 
 {{ billed_usage_rows(

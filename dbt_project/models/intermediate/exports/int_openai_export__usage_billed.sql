@@ -14,7 +14,13 @@
 
   Matching: same UTC day and model (read out of line_item, case-insensitive; a line without a
   token type is tried as a whole-model line), strictly also the same project and API key
-  (NULL-safe), else the same project only. ', input' lines are shared by all input tokens
+  (NULL-safe), else the same project only, else (match_level 'loose') any project where either
+  export leaves the project empty. The dashboard exports what the view is grouped by: a cost
+  export not grouped by project has no project on its lines, a usage export not grouped by
+  project none on its rows, and the line then covers every project. Likewise a cost export not
+  grouped by line item (no line_item: one amount per day and project) is shared over the usage
+  of every model by all tokens; otherwise that spend would count twice, once at list price on
+  the usage and once as a line no usage row explains. ', input' lines are shared by all input tokens
   (uncached + cached + cache writes), ', cached input' by cache reads, ', output' by output, a
   whole-model line by all tokens. Usage no line covers keeps billed_cost_usd NULL (list price
   applies downstream); a line that matches nothing (web search, a day without a usage export)
@@ -74,7 +80,9 @@ cost_lines as materialized (
         api_key_id,
         user_id,
         '' as integration_id,
-        lower(model) as match_model,
+        -- NULL: the export is not grouped by line item, so the line names no model and covers
+        -- every model.
+        case when nullif(trim(line_item), '') is not null then lower(model) end as match_model,
         coalesce(token_type, 'total') as token_bucket,
         billed_cost_usd,
         _file_sha256
@@ -87,7 +95,10 @@ cost_lines as materialized (
 {{ api_cost_allocation(
     strict_match="usage.project_id is not distinct from cost.project_id
         and usage.api_key_id is not distinct from cost.api_key_id",
-    relaxed_match="usage.project_id is not distinct from cost.project_id"
+    relaxed_match="usage.project_id is not distinct from cost.project_id",
+    loose_match="(usage.project_id is not distinct from cost.project_id
+        or usage.project_id is null or cost.project_id is null)",
+    model_match="(cost.match_model is null or lower(usage.model) = cost.match_model)"
 ) }},
 
 {{ billed_usage_rows(usage={'is_long_context': 'null'}) }}
