@@ -141,8 +141,8 @@ def serve(listener_fd: int, parent: int) -> int:
     import dbt.task.build  # noqa: F401
     from dbt.cli.main import cli
 
-    # The price list model's Python (genai-prices' catalogue and the override parser): imported
-    # here it costs the build nothing; imported by the model it is a fifth of a second in every one.
+    # The price models' Python (genai-prices' catalogue and the override parser): imported here
+    # it costs the build nothing; imported by a model it is a fifth of a second in every build.
     import ingest.prices  # noqa: F401
 
     server.settimeout(ACCEPT_POLL_SECONDS)
