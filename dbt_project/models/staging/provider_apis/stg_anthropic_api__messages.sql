@@ -24,7 +24,8 @@ renamed as (
         cast(bucket_end as timestamp) as bucket_end,
         cast('anthropic_api' as varchar) as source,
         cast('anthropic' as varchar) as provider,
-        cast(model as varchar) as model,
+        -- The APIs document model as nullable; NULL would fail the marts' not-null model.
+        cast(coalesce(nullif(trim(model), ''), 'unknown') as varchar) as model,
         cast(workspace_id as varchar) as project_id,
         cast(workspace_id as varchar) as workspace_id,
         cast(api_key_id as varchar) as api_key_id,

@@ -25,7 +25,8 @@ renamed as (
         cast(bucket_end as timestamp) as bucket_end,
         cast('openai_api' as varchar) as source,
         cast('openai' as varchar) as provider,
-        cast(model as varchar) as model,
+        -- The APIs document model as nullable; NULL would fail the marts' not-null model.
+        cast(coalesce(nullif(trim(model), ''), 'unknown') as varchar) as model,
         cast(project_id as varchar) as project_id,
         cast(api_key_id as varchar) as api_key_id,
         cast(integration_user_id as varchar) as user_id,
