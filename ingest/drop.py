@@ -16,7 +16,7 @@ import logging
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,12 +67,29 @@ class FileOutcome:
     :func:`ingest.quality.raw_invariant_violations`)."""
 
     def line(self) -> str:
-        """The CLI's one line: ``loaded N rows``, ``duplicate`` or ``quarantined: REASON``."""
+        """The CLI's one line: ``loaded N rows``, ``duplicate``, ``waiting: REASON`` or
+        ``quarantined: REASON``."""
         if self.status == "loaded":
             return f"{self.name}: loaded {self.row_count} rows"
         if self.status == "duplicate":
             return f"{self.name}: duplicate"
+        if self.status == "waiting":
+            return f"{self.name}: waiting: {self.reason}"
         return f"{self.name}: quarantined: {self.reason}"
+
+
+# A file that changed while it was read is still being written (copied in place rather than
+# renamed from a .part name): what was read is not committed, and the file stays in drop/.
+STILL_BEING_WRITTEN = "the file changed while it was read (still being written?); left in drop/"
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """Size, modification time and inode of ``path``: what changes while a file is written."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 # Whole-file contents that are a valid, empty export in any JSON format.
@@ -183,6 +200,7 @@ def _process_member(
     origin: str,
     now: datetime,
     workdir: Path,
+    unchanged: Callable[[], bool],
 ) -> FileOutcome:
     if ledger.already_loaded(con, digest):
         return FileOutcome(name, "duplicate", file_sha256=digest)
@@ -211,7 +229,7 @@ def _process_member(
     # The gate's library loads while the rows are read (the insert leaves the interpreter free).
     quality.load_in_background()
     if fmt.load_in_place is not None:
-        outcome = _load_in_place(con, fmt, name, path, digest, origin, now)
+        outcome = _load_in_place(con, fmt, name, path, digest, origin, now, unchanged)
         if outcome is not None:
             return outcome
     pending = create_pending(con, fmt, origin=origin)
@@ -225,6 +243,8 @@ def _process_member(
     gate = quality.validate(con, fmt, pending, now=now)
     if not gate.passed:
         return _gate_failed(name, rows, gate, fmt, digest)
+    if not unchanged():
+        return FileOutcome(name, "waiting", rows, STILL_BEING_WRITTEN, fmt.name, digest)
     ledger_row = _loaded_ledger_row(name, rows, fmt, digest, origin, now)
     commit_batch(con, fmt, pending, extra_statements=((ledger.INSERT, ledger_row),))
     return _loaded(name, rows, fmt, digest)
@@ -238,10 +258,12 @@ def _load_in_place(
     digest: str,
     origin: str,
     now: datetime,
+    unchanged: Callable[[], bool],
 ) -> FileOutcome | None:
     """Load a request-level export straight into its raw table in one transaction: insert, gate,
     replace older copies, ledger row, commit. Returns None when the file is not exactly readable
-    by the typed pass (nothing is kept; the caller loads it the checked way, which says why)."""
+    by the typed pass (nothing is kept; the caller loads it the checked way, which says why), and
+    a ``waiting`` outcome, nothing kept, when the file changed while it was read."""
     ensure_table(con, fmt)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -257,6 +279,9 @@ def _load_in_place(
         if not gate.passed:
             con.execute("ROLLBACK")
             return _gate_failed(name, rows, gate, fmt, digest)
+        if not unchanged():
+            con.execute("ROLLBACK")
+            return FileOutcome(name, "waiting", rows, STILL_BEING_WRITTEN, fmt.name, digest)
         # The insert's now(): DuckDB's time of this transaction's start, in the same time zone.
         loaded_at = con.execute("SELECT now()::TIMESTAMP").fetchone()[0]
         ledger_row = _loaded_ledger_row(name, rows, fmt, digest, origin, now)
@@ -334,12 +359,25 @@ def process_file(
     origin = origin_of(home, path)
     workdir = home.work / "current"
     outcomes: list[FileOutcome] = []
+    # Taken before the file is first read (its digest included), compared before each commit.
+    state = _file_state(path)
+
+    def unchanged() -> bool:
+        return _file_state(path) == state
+
     try:
         for member in iter_members(path, workdir):
             try:
                 outcomes.append(
                     _process_member(
-                        con, member.name, member.path, member.sha256, origin, now, workdir
+                        con,
+                        member.name,
+                        member.path,
+                        member.sha256,
+                        origin,
+                        now,
+                        workdir,
+                        unchanged,
                     )
                 )
             except (duckdb.Error, UnicodeError, OSError) as exc:
@@ -362,6 +400,16 @@ def process_file(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    if not unchanged() or any(o.status == "waiting" for o in outcomes):
+        # Still being written: nothing is archived or quarantined; the next run reads it again
+        # (rows committed before it changed are replaced then: they are keyed like any reload).
+        log.warning("%s: %s", path.name, STILL_BEING_WRITTEN)
+        return [
+            o
+            if o.status in ("loaded", "duplicate")
+            else replace(o, status="waiting", reason=STILL_BEING_WRITTEN)
+            for o in outcomes
+        ]
     bad = [o for o in outcomes if o.status == "quarantined"]
     if bad:
         reason = (

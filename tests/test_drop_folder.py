@@ -14,7 +14,7 @@ import pytest
 from ingest.drop import pending_files, process_drop_folder
 from ingest.paths import MeterrHome
 from ingest.warehouse import writer_lock
-from tests.conftest import usage_row, write_custom_csv
+from tests.conftest import CUSTOM_HEADER, usage_row, write_custom_csv
 
 
 def _raw_totals(home: MeterrHome) -> tuple:
@@ -180,3 +180,72 @@ def test_unknown_file_reason_never_quotes_its_content(home: MeterrHome) -> None:
     assert "prompt" in outcome.reason and "SECRET-PROMPT-TEXT" not in outcome.reason
     error = (home.quarantine / "chat.jsonl.error.json").read_text()
     assert "SECRET-PROMPT-TEXT" not in error
+
+
+def _custom_csv_line(i: int) -> str:
+    return ",".join(str(usage_row(i).get(k, "")) for k in CUSTOM_HEADER) + "\n"
+
+
+def _helicone_line(i: int) -> str:
+    return json.dumps(
+        {
+            "response_id": f"resp-{i:05d}",
+            "request_id": f"req-{i:05d}",
+            "request_created_at": f"2026-10-{1 + i % 28:02d}T10:00:00.000Z",
+            "provider": "OPENAI",
+            "request_model": "gpt-4o-mini",
+            "prompt_tokens": 100 + i,
+            "completion_tokens": 10 + i,
+            "cost": 0.0001,
+        }
+    ) + "\n"
+
+
+# (file name, header, line i, raw table): custom CSV takes the checked path (a pending copy),
+# Helicone JSON Lines the in-place path (straight into the raw table).
+_GROWING = {
+    "checked": ("usage.csv", ",".join(CUSTOM_HEADER) + "\n", _custom_csv_line, "custom_usage"),
+    "in place": ("requests.jsonl", "", _helicone_line, "helicone_requests"),
+}
+
+
+@pytest.mark.parametrize("path", sorted(_GROWING))
+def test_a_file_still_being_written_is_left_in_the_drop_folder(
+    path: str, home: MeterrHome
+) -> None:
+    """A file copied into drop/ under its final name changes while meterr reads it: nothing of
+    it is committed, archived or quarantined; once complete, the next run loads every row."""
+    name, header, line, table = _GROWING[path]
+    target = home.drop / name
+    target.write_text(header + "".join(line(i) for i in range(50)))
+    written = [50]
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        with open(target, "a", encoding="utf-8") as handle:
+            while not stop.is_set():
+                handle.write(line(written[0]))
+                handle.flush()
+                written[0] += 1
+                time.sleep(0.002)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        outcomes = process_drop_folder(home)
+    finally:
+        stop.set()
+        writer.join()
+    assert [(o.status, o.reason) for o in outcomes] == [
+        ("waiting", "the file changed while it was read (still being written?); left in drop/")
+    ]
+    assert outcomes[0].line().startswith(f"{name}: waiting: the file changed")
+    assert pending_files(home) == [target]
+    assert not any(home.archive.rglob("*")) and not any(home.quarantine.rglob("*"))
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        assert con.execute(f"SELECT count(*) FROM raw.{table}").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM meta.ingested_files").fetchone() == (0,)
+    # Complete now: the next run loads all of it.
+    assert [o.line() for o in process_drop_folder(home)] == [
+        f"{name}: loaded {written[0]} rows"
+    ]

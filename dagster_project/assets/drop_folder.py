@@ -168,6 +168,8 @@ def drop_folder_files(
             "loaded": sum(o.status == "loaded" for o in outcomes),
             "duplicate": sum(o.status == "duplicate" for o in outcomes),
             "quarantined": sum(o.status == "quarantined" for o in outcomes),
+            # Still being written: left in drop/ for the next run, nothing of it committed.
+            "waiting": sum(o.status == "waiting" for o in outcomes),
             "outcomes": dg.MetadataValue.md(
                 "\n".join(f"- {o.line()}" for o in outcomes) or "no files pending"
             ),
