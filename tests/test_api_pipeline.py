@@ -134,3 +134,21 @@ def test_schedule_backfills_30_days_first_then_3(api_env: Path) -> None:
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     request = provider_api_schedule(context)
     assert request.tags["dagster/asset_partition_range_start"] == "2026-11-18"
+
+
+def test_a_first_run_with_a_refused_key_says_why_and_nothing_else(
+    home: MeterrHome, server: FakeProviderServer, api_env: Path, capfd, monkeypatch
+) -> None:
+    """On a fresh home, a key the provider refuses (401) is reported as such: no raw table left
+    missing to fail the checks with an unrelated error."""
+    refused = "sk-admin-REFUSED-openai-0123456789abcdefNOPE"
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", refused)
+    monkeypatch.delenv("ANTHROPIC_ADMIN_KEY")
+    assert cli.main(["run"]) == 1
+    out, err = capfd.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert errors and all("…NOPE" in line for line in errors), err[-3000:]
+    assert all("api.usage.read" in line for line in errors), errors
+    assert "CatalogException" not in out + err and "does not exist" not in out + err
+    assert refused not in out + err
+    assert _count(home, "openai_usage_completions") == 0

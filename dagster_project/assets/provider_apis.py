@@ -16,6 +16,7 @@ from dagster_project.check_results import check_outcome
 from dagster_project.resources import MeterrSettings
 from ingest import check_log, quality
 from ingest.integrations import IntegrationSecretError, enabled_integrations, env_integrations
+from ingest.loading import ensure_table
 from ingest.providers.sync import (
     ENDPOINTS,
     SyncGateError,
@@ -132,6 +133,9 @@ def _make_asset(name: str):
                 errors.append(f"{integration.integration_id}: {exc}")
                 context.log.error(f"{integration.integration_id}: {exc}")
         with connect(home) as con:
+            # A first pull that failed (a refused key) created no table; check an empty one
+            # rather than fail on a missing table and bury the pull's own reason.
+            ensure_table(con, endpoint.table)
             violations = quality.raw_invariant_violations(con, endpoint.table)
             repeated = duplicate_grain(con, endpoint, endpoint.table.qualified_table)
             if repeated:
