@@ -134,12 +134,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def api_window(home, today=None) -> tuple | None:
     """The UTC days ``meterr run`` pulls from the APIs: the last 30 the first time an integration's
-    endpoint is seen, else the last 3 (providers revise recent buckets). None: no key anywhere."""
-    from datetime import UTC, datetime, timedelta
+    endpoint is seen, else the last 3 (providers revise recent buckets) and every day since the
+    oldest endpoint's last successful sync (up to 90 days). None: no key anywhere."""
+    from datetime import UTC, datetime
 
-    from dagster_project.schedules import api_window_days
     from ingest.integrations import IntegrationSecretError, enabled_integrations, env_integrations
-    from ingest.providers.sync import endpoints_for, last_synced_days
+    from ingest.providers.sync import endpoints_for, last_synced_days, pull_start
 
     integrations = list(env_integrations())
     try:
@@ -149,12 +149,13 @@ def api_window(home, today=None) -> tuple | None:
     if not integrations:
         return None
     today = today or datetime.now(UTC).date()
-    pulled = all(
-        endpoint.name in last_synced_days(home, integration.integration_id)
+    synced = {i.integration_id: last_synced_days(home, i.integration_id) for i in integrations}
+    last = [
+        synced[integration.integration_id].get(endpoint.name)
         for integration in integrations
         for endpoint in endpoints_for(integration.provider)
-    )
-    return today - timedelta(days=api_window_days(pulled) - 1), today
+    ]
+    return pull_start(last, today), today
 
 
 def _pull_apis(home) -> list[str]:

@@ -1,6 +1,6 @@
 """Schedules: the daily refresh and the Monday report (UTC)."""
 
-from datetime import timedelta
+from datetime import date
 
 import dagster as dg
 
@@ -10,7 +10,7 @@ from dagster_project.assets.provider_apis import (
     PROVIDER_API_ASSETS,
 )
 from dagster_project.jobs import daily_job, provider_api_job, weekly_report_job
-from ingest.providers.sync import BACKFILL_DAYS, TRAILING_DAYS
+from ingest.providers.sync import pull_start
 
 daily_schedule = dg.ScheduleDefinition(
     name="daily_schedule",
@@ -31,10 +31,10 @@ weekly_report_schedule = dg.ScheduleDefinition(
 )
 
 
-def api_window_days(already_pulled: bool) -> int:
-    """How many UTC days (today included) a pull covers: a first backfill, then a trailing window
-    because providers revise recent buckets for a few days."""
-    return TRAILING_DAYS if already_pulled else BACKFILL_DAYS
+def _last_pulled_day(instance: dg.DagsterInstance, key: dg.AssetKey) -> date | None:
+    """The newest UTC day (partition) of ``key`` materialized so far; None: never."""
+    partitions = instance.get_materialized_partitions(key)
+    return max((date.fromisoformat(p) for p in partitions), default=None)
 
 
 @dg.schedule(
@@ -43,16 +43,16 @@ def api_window_days(already_pulled: bool) -> int:
     cron_schedule="30 5 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Pull the provider APIs: the last 30 days the first time, then the last 3 days.",
+    description=(
+        "Pull the provider APIs: the last 30 days the first time, then the last 3 days and every "
+        "day since the oldest endpoint's newest pulled day (up to 90 days back)."
+    ),
 )
 def provider_api_schedule(context: dg.ScheduleEvaluationContext):
     today = context.scheduled_execution_time.date()
-    pulled = all(
-        context.instance.get_latest_materialization_event(key) is not None
-        for asset in PROVIDER_API_ASSETS
-        for key in asset.keys
-    )
-    first = today - timedelta(days=api_window_days(pulled) - 1)
+    keys = [key for asset in PROVIDER_API_ASSETS for key in asset.keys]
+    last = [_last_pulled_day(context.instance, key) for key in keys]
+    first = pull_start(last, today)
     return dg.RunRequest(
         run_key=f"api-{today.isoformat()}",
         tags={PARTITION_RANGE_START: first.isoformat(), PARTITION_RANGE_END: today.isoformat()},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +17,8 @@ from dagster_project import cli
 from dagster_project.assets.provider_apis import PROVIDER_API_ASSETS
 from dagster_project.schedules import provider_api_schedule
 from ingest.paths import MeterrHome
+from ingest.providers.sync import endpoints_for, ensure_meta_tables
+from ingest.warehouse import connect
 from tests.fake_provider_server import FakeProviderServer
 
 pytestmark = pytest.mark.slow
@@ -152,3 +154,46 @@ def test_a_first_run_with_a_refused_key_says_why_and_nothing_else(
     assert "CatalogException" not in out + err and "does not exist" not in out + err
     assert refused not in out + err
     assert _count(home, "openai_usage_completions") == 0
+
+
+def test_schedule_fills_the_days_missed_since_the_last_pull(api_env: Path) -> None:
+    instance = dg.DagsterInstance.get()
+    keys = [key for asset in PROVIDER_API_ASSETS for key in asset.keys]
+    # One endpoint was last pulled ten days ago (its pulls stopped); the others yesterday.
+    for key in keys:
+        partition = "2026-11-09" if key == keys[0] else "2026-11-19"
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+    when = datetime(2026, 11, 20, 5, 30, tzinfo=UTC)
+
+    def window() -> tuple[str, str]:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        tags = provider_api_schedule(context).tags
+        return (
+            tags["dagster/asset_partition_range_start"],
+            tags["dagster/asset_partition_range_end"],
+        )
+
+    assert window() == ("2026-11-10", "2026-11-20")
+    instance.report_runless_asset_event(dg.AssetMaterialization(keys[0], partition="2026-11-19"))
+    assert window() == ("2026-11-18", "2026-11-20")
+
+
+def test_run_fills_the_days_missed_since_the_last_sync(home: MeterrHome, api_env: Path) -> None:
+    """`meterr run` after a week without runs pulls from the day after the oldest endpoint's last
+    synced day, not only the trailing three days."""
+    today = date(2026, 11, 20)
+    with connect(home) as con:
+        ensure_meta_tables(con)
+        for provider in ("openai", "anthropic"):
+            for endpoint in endpoints_for(provider):
+                con.execute(
+                    "INSERT INTO meta.sync_state VALUES (?, ?, ?, now())",
+                    [f"env-{provider}", endpoint.name, date(2026, 11, 19)],
+                )
+    assert cli.api_window(home, today) == (date(2026, 11, 18), today)
+    with connect(home) as con:
+        con.execute(
+            "UPDATE meta.sync_state SET last_synced_day = DATE '2026-11-12' "
+            "WHERE integration_id = 'env-anthropic'"
+        )
+    assert cli.api_window(home, today) == (date(2026, 11, 13), today)

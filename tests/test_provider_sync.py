@@ -22,7 +22,12 @@ from ingest.providers.http import (
     ProviderUnavailableError,
     RetryPolicy,
 )
-from ingest.providers.sync import SyncGateError, contiguous_windows, days_to_sync
+from ingest.providers.sync import (
+    SyncGateError,
+    contiguous_windows,
+    days_to_sync,
+    pull_start,
+)
 
 try:  # pytest's rootdir-relative import (tests/ as a package) or tests/ on sys.path
     from tests.fake_provider_server import FakeProviderServer, dumps
@@ -382,6 +387,19 @@ def test_days_to_sync_backfills_then_trails():
         (date(2026, 3, 1), date(2026, 3, 2)),
         (today, today),
     ]
+
+
+def test_one_pull_starts_at_the_oldest_endpoints_first_missing_day():
+    """`meterr run` and the schedule pull one window for every endpoint: it reaches back to the
+    day after the oldest endpoint's last synced day (downtime is filled), at least the trailing
+    days, the backfill for an endpoint never synced, and at most CATCH_UP_DAYS."""
+    today = date(2026, 3, 10)
+    assert pull_start([today, today], today) == date(2026, 3, 8)
+    assert pull_start([today, date(2026, 3, 1)], today) == date(2026, 3, 2)
+    assert pull_start([today, None], today) == date(2026, 2, 9)
+    assert pull_start([], today) == date(2026, 3, 8)
+    long_ago = today - timedelta(days=400)
+    assert pull_start([long_ago], today) == today - timedelta(days=sync.CATCH_UP_DAYS - 1)
 
 
 def test_sync_integration_backfills_then_pulls_the_trailing_window(server, home):

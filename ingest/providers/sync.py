@@ -56,6 +56,8 @@ PROFILES: dict[str, ProviderProfile] = {
 BACKFILL_DAYS = 30
 # Later runs: re-pull this many recent days (today included) because providers revise them.
 TRAILING_DAYS = 3
+# After downtime: how far back one pull goes to fill the days missed since the last sync.
+CATCH_UP_DAYS = 90
 # Stored error text is for people; a whole HTML error page is not.
 MAX_MESSAGE_CHARS = 500
 
@@ -202,6 +204,26 @@ def days_to_sync(
     else:
         start = min(last_synced + timedelta(days=1), today - timedelta(days=trailing_days - 1))
     return [start + timedelta(days=n) for n in range((today - start).days + 1)]
+
+
+def pull_start(
+    last_synced: Iterable[date | None],
+    today: date,
+    *,
+    backfill_days: int = BACKFILL_DAYS,
+    trailing_days: int = TRAILING_DAYS,
+    catch_up_days: int = CATCH_UP_DAYS,
+) -> date:
+    """The first UTC day of one pull covering endpoints last synced on ``last_synced`` (None:
+    never): the earliest :func:`days_to_sync` start among them, so a gap after downtime is filled
+    for every endpoint, but no more than ``catch_up_days`` back (an older gap is a backfill of
+    the raw API assets' partitions in Dagster). ``last_synced`` empty: the trailing days."""
+    starts = [
+        days_to_sync(day, today, backfill_days=backfill_days, trailing_days=trailing_days)[0]
+        for day in last_synced
+    ]
+    earliest = min(starts, default=today - timedelta(days=trailing_days - 1))
+    return max(earliest, today - timedelta(days=catch_up_days - 1))
 
 
 def contiguous_windows(days: Iterable[date]) -> list[tuple[date, date]]:
@@ -446,9 +468,7 @@ def sync_window(
                 integration_id=integration_id,
                 integration_user_id=user_id,
             )
-            covered = sorted(
-                day for day in ep.covered_days(pages) if first_day <= day <= last_day
-            )
+            covered = sorted(day for day in ep.covered_days(pages) if first_day <= day <= last_day)
     except Exception as exc:
         result.requests = client.requests
         result.http_status = getattr(exc, "status", None) or client.last_status
@@ -530,9 +550,7 @@ def sync_window(
                 row_count=result.rows,
             )
             days = ", ".join(f"DATE '{day.isoformat()}'" for day in covered) or "NULL"
-            window_sql = (
-                f"usage_date IN ({days}) AND integration_id = {_sql_str(integration_id)}"
-            )
+            window_sql = f"usage_date IN ({days}) AND integration_id = {_sql_str(integration_id)}"
             loading.commit_batch(
                 con,
                 ep.table,
@@ -718,6 +736,7 @@ __all__ = [
     "get_endpoint",
     "insert_rows",
     "last_synced_days",
+    "pull_start",
     "sync_day",
     "sync_integration",
     "sync_window",
