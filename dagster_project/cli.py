@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -60,13 +61,23 @@ def _outcomes(result) -> list[dict]:
     return []
 
 
+def _reason(error) -> str:
+    """What a failed step's error says is wrong: the first line of the first exception in its
+    cause chain that is not Dagster's wrapper ("Error occurred while executing op ..."), without
+    its module path."""
+    while error.cause is not None and error.cls_name.startswith("Dagster"):
+        error = error.cause
+    first_line = error.message.strip().splitlines()[0] if error.message.strip() else "failed"
+    return re.sub(r"^(?:\w+\.)+(\w+:)", r"\1", first_line)
+
+
 def _failures(result) -> list[str]:
     """Why a run did not succeed: failed steps and failed blocking (ERROR) checks."""
     problems = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
-            problems.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+            problems.append(f"{event.step_key}: {_reason(error) if error else 'failed'}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity.value == "ERROR":
             problems.append(
@@ -102,16 +113,34 @@ def _run_pipeline(files: list[Path] | None, *, report: bool, week: str | None = 
     return result
 
 
+def _settings_problem() -> str | None:
+    """What is wrong with ``meterr.yaml`` or the price override file, checked before a run starts
+    (a build would fail on it after loading files); None when both are fine or absent."""
+    from ingest.settings import SettingsError, dbt_vars
+
+    try:
+        dbt_vars(meterr_home())
+    except SettingsError as exc:
+        return str(exc)
+    return None
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    missing = [name for name in args.files if not Path(name).is_file()]
+    for name in missing:
+        what = "is a directory" if Path(name).is_dir() else "no such file"
+        print(f"error: {name}: {what}; nothing was ingested", file=sys.stderr)
+    problem = _settings_problem()
+    if problem:
+        print(f"error: {problem}; nothing was ingested", file=sys.stderr)
+    if missing or problem:
+        return 1
     home = meterr_home().ensure()
     inbox = home.drop / "cli"
     inbox.mkdir(parents=True, exist_ok=True)
     copies = []
     for name in args.files:
         source = Path(name)
-        if not source.is_file():
-            print(f"{name}: quarantined: no such file", flush=True)
-            return 1
         target = inbox / source.name
         if target.exists():
             target = inbox / f"{time.time_ns()}-{source.name}"
@@ -184,6 +213,10 @@ def _pull_apis(home) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    problem = _settings_problem()
+    if problem:
+        print(f"error: {problem}; nothing was run", file=sys.stderr)
+        return 1
     home = meterr_home().ensure()
     api_problems = _pull_apis(home)
     for problem in api_problems:
@@ -210,6 +243,10 @@ def _report_path(result) -> Path | None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ingest.sample_data import write_sample_files
 
+    problem = _settings_problem()
+    if problem:
+        print(f"error: {problem}; nothing was run", file=sys.stderr)
+        return 1
     home = meterr_home().ensure()
     written = write_sample_files(home.drop)
     _progress(f"wrote the sample data set ({len(written)} files) into {home.drop}")
@@ -266,6 +303,33 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def iso_week(text: str) -> str:
+    """``--week``: an ISO week ``YYYY-Www`` that exists (``2026-w5`` is read as ``2026-W05``)."""
+    from datetime import date
+
+    found = re.fullmatch(r"(\d{4})-[Ww](\d{1,2})", text.strip())
+    try:
+        if not found:
+            raise ValueError
+        year, week = int(found[1]), int(found[2])
+        date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO week: expected YYYY-Www, e.g. 2026-W49"
+        ) from None
+    return f"{year}-W{week:02d}"
+
+
+def calendar_month(text: str) -> str:
+    """``--month``: a calendar month ``YYYY-MM``."""
+    found = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+    if not found or not 1 <= int(found[2]) <= 12:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a calendar month: expected YYYY-MM, e.g. 2026-11"
+        )
+    return found[0]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meterr",
@@ -284,12 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("files", nargs="*", metavar="FILE")
     ingest.set_defaults(func=cmd_ingest)
     report = sub.add_parser("report", help="render the weekly report and the index")
-    report.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")
+    report.add_argument(
+        "--week", type=iso_week, help="ISO week YYYY-Www (default: the last complete week)"
+    )
     report.set_defaults(func=cmd_report)
     export = sub.add_parser("export", help="write a standard export of the marts")
     export_sub = export.add_subparsers(dest="export_command", required=True)
     focus = export_sub.add_parser("focus", help="a FinOps FOCUS 1.2 file (CSV and Parquet)")
-    focus.add_argument("--month", required=True, help="calendar month YYYY-MM")
+    focus.add_argument("--month", type=calendar_month, required=True, help="calendar month YYYY-MM")
     focus.set_defaults(func=cmd_export_focus)
     from ingest.integrations_cli import add_subparsers as add_integrations
 
@@ -306,7 +372,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (NotADirectoryError, PermissionError, FileExistsError, IsADirectoryError) as exc:
+        # METERR_HOME (or a folder in it) is unusable: say which path and why, not a traceback.
+        print(
+            f"error: {exc.strerror}: {exc.filename} (METERR_HOME={meterr_home().root})",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

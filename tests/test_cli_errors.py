@@ -1,0 +1,105 @@
+"""The CLI's answers to ordinary mistakes: one clear ``error:`` line and exit 1 (argparse's usage
+line and exit 2 for a malformed argument), nothing half done, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dagster_project import cli
+from ingest.paths import MeterrHome
+from tests.conftest import usage_row, write_custom_csv
+
+
+@pytest.mark.parametrize(
+    ("text", "week"),
+    [("2026-W49", "2026-W49"), ("2026-w5", "2026-W05"), ("2026-W53", "2026-W53")],
+)
+def test_iso_weeks_are_read_and_normalised(text: str, week: str) -> None:
+    assert cli.iso_week(text) == week
+
+
+@pytest.mark.parametrize("text", ["garbage", "2026-W99", "2025-W53", "2026-W00", "2026-49"])
+def test_a_week_that_does_not_exist_is_a_usage_error(text: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["report", "--week", text])
+    assert exited.value.code == 2
+    assert f"{text!r} is not an ISO week: expected YYYY-Www" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["2026-13", "garbage", "2026-1", "2026-00"])
+def test_a_month_that_does_not_exist_is_a_usage_error(text: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["export", "focus", "--month", text])
+    assert exited.value.code == 2
+    assert f"{text!r} is not a calendar month: expected YYYY-MM" in capsys.readouterr().err
+    assert cli.calendar_month("2026-11") == "2026-11"
+
+
+BROKEN_SETTINGS = {
+    "meterr.yaml": (
+        "platform_fee:\n  model: bogus\n",
+        "platform_fee.model must be one of none, percentage, per_request, flat_monthly",
+    ),
+    "prices.yaml": (
+        "prices:\n  - provider: openai\n    model: gpt-4o\n    input_per_mtok: cheap\n",
+        "input_per_mtok",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_SETTINGS))
+@pytest.mark.parametrize("command", [["ingest", "FILE"], ["run"]])
+def test_a_broken_settings_file_stops_the_command_before_anything_happens(
+    name: str, command: list[str], home: MeterrHome, tmp_path: Path, capsys
+) -> None:
+    text, message = BROKEN_SETTINGS[name]
+    (home.root / name).write_text(text)
+    export = write_custom_csv(tmp_path / "usage.csv", [usage_row(1)])
+    argv = [str(export) if arg == "FILE" else arg for arg in command]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert str(home.root / name) in line and message in line, err
+    assert "Traceback" not in err
+    # Nothing copied, loaded or built: the file waits where it was.
+    assert not any(home.drop.rglob("*")) and not home.warehouse.exists()
+    assert export.exists()
+
+
+def test_ingest_of_a_missing_file_or_a_folder_is_an_error_not_a_quarantine(
+    home: MeterrHome, tmp_path: Path, capsys
+) -> None:
+    good = write_custom_csv(tmp_path / "usage.csv", [usage_row(1)])
+    assert cli.main(["ingest", str(good), str(tmp_path / "nope.csv"), str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert f"error: {tmp_path / 'nope.csv'}: no such file; nothing was ingested" in captured.err
+    assert f"error: {tmp_path}: is a directory; nothing was ingested" in captured.err
+    assert "quarantined" not in captured.out + captured.err
+    assert not any(home.drop.rglob("*")) and not any(home.quarantine.rglob("*"))
+
+
+def test_a_meterr_home_that_is_a_file_is_named_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    not_a_folder = tmp_path / "home.txt"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("METERR_HOME", str(not_a_folder))
+    assert cli.main(["ingest"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"error: Not a directory: {not_a_folder / 'drop'} (METERR_HOME={not_a_folder})"
+    ]
+
+
+def test_a_failed_step_is_reported_by_its_cause_not_by_dagsters_wrapper(
+    home: MeterrHome, capsys
+) -> None:
+    # No pipeline has run: the report has no marts to read.
+    assert cli.main(["report", "--week", "2026-W49"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: reports__weekly_report: ReportDataError: marts.fct_usage_daily does not exist in "
+        "this warehouse: run the pipeline (`meterr run`) first"
+    ]
