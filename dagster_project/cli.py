@@ -161,20 +161,28 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if quarantined or problems else 0
 
 
-def api_window(home, today=None) -> tuple | None:
-    """The UTC days ``meterr run`` pulls from the APIs: the last 30 the first time an integration's
-    endpoint is seen, else the last 3 (providers revise recent buckets) and every day since the
-    oldest endpoint's last successful sync (up to 90 days). None: no key anywhere."""
-    from datetime import UTC, datetime
-
+def _integrations(home) -> tuple[list, str | None]:
+    """The integrations a pull uses (the environment's keys, then the stored ones), and why the
+    stored ones cannot be read (a wrong or missing ``METERR_SECRET_KEY``), if so."""
     from ingest.integrations import IntegrationSecretError, enabled_integrations, env_integrations
-    from ingest.providers.sync import endpoints_for, last_synced_days, pull_start
 
     integrations = list(env_integrations())
     try:
         integrations += enabled_integrations(home)
     except IntegrationSecretError as exc:
-        print(f"warning: {exc}", file=sys.stderr)
+        return integrations, str(exc)
+    return integrations, None
+
+
+def api_window(home, today=None) -> tuple | None:
+    """The UTC days ``meterr run`` pulls from the APIs: the last 30 the first time an integration's
+    endpoint is seen, else the last 3 (providers revise recent buckets) and every day since the
+    oldest endpoint's last successful sync (up to 90 days). None: no key that can be used."""
+    from datetime import UTC, datetime
+
+    from ingest.providers.sync import endpoints_for, last_synced_days, pull_start
+
+    integrations, _ = _integrations(home)
     if not integrations:
         return None
     today = today or datetime.now(UTC).date()
@@ -191,20 +199,27 @@ def _pull_apis(home) -> list[str]:
     from dagster_project.assets.provider_apis import PARTITION_RANGE_END, PARTITION_RANGE_START
     from dagster_project.jobs import PROVIDER_API_SELECTION
 
+    # Stored keys that cannot be decrypted are an error of the run; the environment's keys
+    # still run.
+    _, secret_problem = _integrations(home)
+    problems = [secret_problem] if secret_problem else []
     window = api_window(home)
     if window is None:
-        _progress(
-            "no provider API key configured (OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY or "
-            "`meterr integrations add`): skipping the API pull"
-        )
-        return []
+        if secret_problem:
+            _progress("no provider API key could be read: skipping the API pull")
+        else:
+            _progress(
+                "no provider API key configured (OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY or "
+                "`meterr integrations add`): skipping the API pull"
+            )
+        return problems
     first, last = window
     _progress(f"pulling provider usage and cost APIs for {first}..{last}")
     result = _materialize(
         PROVIDER_API_SELECTION,
         tags={PARTITION_RANGE_START: first.isoformat(), PARTITION_RANGE_END: last.isoformat()},
     )
-    problems = _failures(result)
+    problems += _failures(result)
     for evaluation in result.get_asset_check_evaluations():
         rejected = evaluation.metadata.get("rejected_windows")
         for line in rejected.value if rejected is not None else []:

@@ -197,3 +197,23 @@ def test_run_fills_the_days_missed_since_the_last_sync(home: MeterrHome, api_env
             "WHERE integration_id = 'env-anthropic'"
         )
     assert cli.api_window(home, today) == (date(2026, 11, 13), today)
+
+
+def test_a_wrong_secret_key_is_an_error_of_the_run_and_the_env_keys_still_run(
+    home: MeterrHome, server: FakeProviderServer, api_env: Path, capfd, monkeypatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(USER_OPENAI_KEY + "\n"))
+    assert cli.main(["integrations", "add", "--user", "alice", "--provider", "openai"]) == 0
+    monkeypatch.setenv("METERR_SECRET_KEY", Fernet.generate_key().decode())
+    assert cli.main(["run"]) == 1
+    out, err = capfd.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "METERR_SECRET_KEY" in errors[0], err[-3000:]
+    assert "no provider API key configured" not in err
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        pulled = con.execute(
+            "SELECT DISTINCT integration_id FROM raw.openai_usage_completions"
+        ).fetchall()
+    assert pulled == [("env-openai",)]
+    for key in KEYS:
+        assert key not in out + err
