@@ -174,15 +174,17 @@ def _integrations(home) -> tuple[list, str | None]:
     return integrations, None
 
 
-def api_window(home, today=None) -> tuple | None:
-    """The UTC days ``meterr run`` pulls from the APIs: the last 30 the first time an integration's
-    endpoint is seen, else the last 3 (providers revise recent buckets) and every day since the
-    oldest endpoint's last successful sync (up to 90 days). None: no key that can be used."""
+def api_window(home, today=None, integrations: list | None = None) -> tuple | None:
+    """The UTC days ``meterr run`` pulls from the APIs for ``integrations`` (default: those of
+    :func:`_integrations`): the last 30 the first time an integration's endpoint is seen, else the
+    last 3 (providers revise recent buckets) and every day since the oldest endpoint's last
+    successful sync (up to 90 days). None: no key that can be used."""
     from datetime import UTC, datetime
 
     from ingest.providers.sync import endpoints_for, last_synced_days, pull_start
 
-    integrations, _ = _integrations(home)
+    if integrations is None:
+        integrations, _ = _integrations(home)
     if not integrations:
         return None
     today = today or datetime.now(UTC).date()
@@ -201,9 +203,9 @@ def _pull_apis(home) -> list[str]:
 
     # Stored keys that cannot be decrypted are an error of the run; the environment's keys
     # still run.
-    _, secret_problem = _integrations(home)
+    integrations, secret_problem = _integrations(home)
     problems = [secret_problem] if secret_problem else []
-    window = api_window(home)
+    window = api_window(home, integrations=integrations)
     if window is None:
         if secret_problem:
             _progress("no provider API key could be read: skipping the API pull")
