@@ -8,6 +8,7 @@ from dagster_project.assets.provider_apis import (
     PARTITION_RANGE_END,
     PARTITION_RANGE_START,
     PROVIDER_API_ASSETS,
+    PULL_ERRORS,
 )
 from dagster_project.jobs import daily_job, provider_api_job, weekly_report_job
 from ingest.providers.sync import pull_start
@@ -31,10 +32,33 @@ weekly_report_schedule = dg.ScheduleDefinition(
 )
 
 
+# How many of an endpoint's newest materializations are searched for its last clean pull: a daily
+# run writes three or four, so this spans far more than the 90 days a catch-up reaches back.
+_PULL_HISTORY = 1000
+
+
 def _last_pulled_day(instance: dg.DagsterInstance, key: dg.AssetKey) -> date | None:
-    """The newest UTC day (partition) of ``key`` materialized so far; None: never."""
-    partitions = instance.get_materialized_partitions(key)
-    return max((date.fromisoformat(p) for p in partitions), default=None)
+    """The newest UTC day (partition) of ``key`` pulled without an error; None: never.
+
+    A pull whose integrations failed still materializes its partitions (with the errors in the
+    metadata, for the UI), so Dagster's list of materialized partitions would count the days a
+    revoked key or an outage missed as pulled, and the catch-up would never fetch them.
+    """
+    records = instance.fetch_materializations(key, limit=_PULL_HISTORY).records
+    clean = [
+        date.fromisoformat(materialization.partition)
+        for materialization in (record.asset_materialization for record in records)
+        if materialization is not None
+        and materialization.partition
+        and not _pull_errors(materialization)
+    ]
+    return max(clean, default=None)
+
+
+def _pull_errors(materialization: dg.AssetMaterialization) -> list:
+    """The per-integration errors a pull recorded (none recorded: none)."""
+    value = materialization.metadata.get(PULL_ERRORS)
+    return list(value.value or []) if value is not None else []
 
 
 @dg.schedule(

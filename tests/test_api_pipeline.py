@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -176,6 +176,33 @@ def test_schedule_fills_the_days_missed_since_the_last_pull(api_env: Path) -> No
     assert window() == ("2026-11-10", "2026-11-20")
     instance.report_runless_asset_event(dg.AssetMaterialization(keys[0], partition="2026-11-19"))
     assert window() == ("2026-11-18", "2026-11-20")
+
+
+def test_schedule_does_not_count_a_failed_pull_as_pulled(
+    home: MeterrHome, server: FakeProviderServer, api_env: Path, monkeypatch
+) -> None:
+    """Days whose pull failed (here: a revoked OpenAI key) are materialized with the errors in
+    their metadata; the schedule's catch-up still starts after the last clean pull."""
+    instance = dg.DagsterInstance.get()
+    today = datetime.now(UTC).date()
+    clean_day = today - timedelta(days=20)
+    keys = [key for asset in PROVIDER_API_ASSETS for key in asset.keys]
+    for key in keys:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(key, partition=clean_day.isoformat())
+        )
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-REVOKED-openai-0123456789abcdefGONE")
+    assert cli.main(["run"]) == 1, "the refused key is an error of the run"
+    openai_keys = [key for key in keys if "openai" in key.to_user_string()]
+    assert openai_keys and all(
+        today.isoformat() in instance.get_materialized_partitions(key) for key in openai_keys
+    ), "the failed pull's partitions are materialized (the errors are in their metadata)"
+
+    when = datetime.combine(today, datetime.min.time(), tzinfo=UTC).replace(hour=5, minute=30)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    tags = provider_api_schedule(context).tags
+    day_after = (clean_day + timedelta(days=1)).isoformat()
+    assert tags["dagster/asset_partition_range_start"] == day_after
 
 
 def test_run_fills_the_days_missed_since_the_last_sync(home: MeterrHome, api_env: Path) -> None:
