@@ -10,28 +10,48 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 # Shown for a missing value (no data, or a cost that no price covers).
 MISSING = "—"
 
 
-def money(value: float | int | None) -> str:
-    """US dollars: ``$1,234.56``; sub-cent amounts keep two significant digits (``$0.0042``)."""
+def money(value: float | Decimal | int | None) -> str:
+    """US dollars: ``$1,234.56``; sub-cent amounts keep two significant digits (``$0.0042``).
+
+    Rounded half away from zero, as the exact decimal amount: the marts hold decimals, which reach
+    here as floats (``0.695`` is stored as 0.69499999…, and a change computed in floats, 0.81 −
+    0.945, as −0.13499999…). Both are first taken back to the decimal they stand for, so the same
+    amount prints the same way wherever it appears ($0.70, −$0.14).
+    """
     if value is None:
         return MISSING
-    amount = float(value)
+    amount = _exact(value)
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
     # DECIMAL(18,6) cannot hold less than a millionth; float noise below that is zero.
-    if amount < 5e-7:
+    if amount < Decimal("5e-7"):
         return "$0.00"
-    if amount >= 0.01:
-        return f"{sign}${amount:,.2f}"
+    if amount >= _CENT:
+        return f"{sign}${amount.quantize(_CENT, ROUND_HALF_UP):,}"
     decimals = min(6, -math.floor(math.log10(amount)) + 1)
-    digits = f"{amount:.{decimals}f}".rstrip("0")
-    if float(digits) == 0:
+    digits = amount.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+    if digits == 0:
         return "$0.00"
-    return f"{sign}${digits}"
+    return f"{sign}${str(digits).rstrip('0')}"
+
+
+_CENT = Decimal("0.01")
+# Money in the marts has at most 15 decimals; float arithmetic on such amounts is off by far less
+# than 1e-12 of a dollar, so rounding there first recovers the decimal amount.
+_EXACT = Decimal("1e-12")
+
+
+def _exact(value: float | Decimal | int) -> Decimal:
+    """The decimal amount a money value stands for (a float's noise beyond 12 decimals dropped)."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(float(value))).quantize(_EXACT, ROUND_HALF_EVEN)
 
 
 def money_signed(value: float | int | None) -> str:

@@ -534,6 +534,17 @@ def test_last_complete_week(today: date, expected: str) -> None:
     assert last_complete_week(today) == expected
 
 
+def test_money_rounds_the_exact_amount_half_away_from_zero() -> None:
+    """Halves of a cent round up, although the floats that carry them lie a little below
+    (0.695 is 0.69499999…), and a change computed in floats prints as the same amount would."""
+    for amount, shown in [(0.695, "$0.70"), (6.625, "$6.63"), (11.445, "$11.45"), (2.675, "$2.68")]:
+        assert money(amount) == shown
+        assert money(Decimal(str(amount))) == shown
+    assert money_signed(0.81 - 0.945) == "-$0.14" == money(-0.135)
+    assert money(0.00425) == "$0.0043"
+    assert money(1_000_000.005) == "$1,000,000.01"
+
+
 def test_formatting() -> None:
     assert money(1234.5) == "$1,234.50"
     assert money(0.0042) == "$0.0042" and money(0.004) == "$0.004"
