@@ -329,22 +329,38 @@ def iso_week(text: str) -> str:
         if not found:
             raise ValueError
         year, week = int(found[1]), int(found[2])
-        date.fromisocalendar(year, week, 1)
+        monday = date.fromisocalendar(year, week, 1)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO week: expected YYYY-Www, e.g. 2026-W49"
         ) from None
+    if monday > _today():
+        # A page for it would say "no usage was recorded", which is not known yet.
+        raise argparse.ArgumentTypeError(
+            f"{year}-W{week:02d} starts on {monday.isoformat()}, after today: nothing to report yet"
+        )
     return f"{year}-W{week:02d}"
 
 
 def calendar_month(text: str) -> str:
     """``--month``: a calendar month ``YYYY-MM``."""
+    from datetime import date
+
     found = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
     if not found or not 1 <= int(found[2]) <= 12:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a calendar month: expected YYYY-MM, e.g. 2026-11"
         )
+    if date(int(found[1]), int(found[2]), 1) > _today():
+        raise argparse.ArgumentTypeError(f"{found[0]} has not started yet: nothing to export")
     return found[0]
+
+
+def _today():
+    """Today's UTC date (the reports' and exports' days are UTC days)."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date()
 
 
 def build_parser() -> argparse.ArgumentParser:

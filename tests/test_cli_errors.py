@@ -14,7 +14,7 @@ from tests.conftest import usage_row, write_custom_csv
 
 @pytest.mark.parametrize(
     ("text", "week"),
-    [("2026-W49", "2026-W49"), ("2026-w5", "2026-W05"), ("2026-W53", "2026-W53")],
+    [("2026-W49", "2026-W49"), ("2026-w5", "2026-W05"), ("2020-W53", "2020-W53")],
 )
 def test_iso_weeks_are_read_and_normalised(text: str, week: str) -> None:
     assert cli.iso_week(text) == week
@@ -35,6 +35,23 @@ def test_a_month_that_does_not_exist_is_a_usage_error(text: str, capsys) -> None
     assert exited.value.code == 2
     assert f"{text!r} is not a calendar month: expected YYYY-MM" in capsys.readouterr().err
     assert cli.calendar_month("2026-11") == "2026-11"
+
+
+def test_a_week_or_month_after_today_is_a_usage_error(capsys, monkeypatch) -> None:
+    """A page for a week that has not started would say that no usage was recorded in it."""
+    from datetime import date
+
+    monkeypatch.setattr(cli, "_today", lambda: date(2026, 12, 7))
+    assert cli.iso_week("2026-W50") == "2026-W50", "the week in progress is reported as partial"
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["report", "--week", "2026-W53"])
+    assert exited.value.code == 2
+    assert "2026-W53 starts on 2026-12-28, after today" in capsys.readouterr().err
+    assert cli.calendar_month("2026-12") == "2026-12"
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["export", "focus", "--month", "2027-01"])
+    assert exited.value.code == 2
+    assert "2027-01 has not started yet" in capsys.readouterr().err
 
 
 BROKEN_SETTINGS = {
