@@ -31,7 +31,13 @@ from typing import Any
 
 import duckdb
 
-from reports.health import failed_checks, newest_raw_load, raw_tables, reconciliation_gaps
+from reports.health import (
+    failed_checks,
+    last_file_loads,
+    newest_raw_load,
+    raw_tables,
+    reconciliation_gaps,
+)
 from reports.my_integrations import my_integrations
 from reports.query import fetch_one as _one
 from reports.query import fetch_rows as _rows
@@ -541,17 +547,6 @@ def _sources(
     return rows
 
 
-def _ledger_loads(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The newest successful file load per ledger ``format`` (a file source's name)."""
-    ts = _timestamp_expr(con, "meta", "ingested_files", "ingested_at")
-    rows = _rows(
-        con,
-        f"SELECT format, max({ts}) AS t FROM meta.ingested_files"
-        " WHERE status = 'loaded' AND format IS NOT NULL GROUP BY format",
-    )
-    return {row["format"]: row["t"] for row in rows}
-
-
 def _data_health(
     con: duckdb.DuckDBPyConnection,
     window: _Window,
@@ -623,7 +618,7 @@ def _data_health(
             """,
         )
         health["quarantined_total"] = health["all_files"]["quarantined"]
-        loads = _ledger_loads(con)
+        loads = last_file_loads(con)
         for source in health["sources"]:
             source["last_loaded_at"] = loads.get(source["source"])
         health["ledger_available"] = True

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from ingest.formats import FORMATS
 from reports.query import (
     columns,
     fetch_one,
@@ -250,3 +251,27 @@ def reconciliation_gaps(
         note=None if total else "No reconciliation gaps: every source agrees.",
     )
     return result
+
+
+def last_file_loads(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The newest successful file load per usage ``source`` (ISO timestamps, UTC).
+
+    The ledger records each file's format; several formats feed one source (the Anthropic
+    Console's usage and cost CSVs are both ``anthropic_export``, OpenAI's cost CSV is
+    ``openai_export``), so the formats are mapped to their sources here. Empty without a ledger.
+    """
+    if not table_exists(con, "meta", "ingested_files"):
+        return {}
+    ts = timestamp_expr(con, "meta", "ingested_files", "ingested_at")
+    rows = fetch_rows(
+        con,
+        f"SELECT format, max({ts}) AS t FROM meta.ingested_files"
+        " WHERE status = 'loaded' AND format IS NOT NULL GROUP BY format",
+    )
+    source_of = {export.format_name: export.source for export in FORMATS}
+    loads: dict[str, str] = {}
+    for row in rows:
+        source = source_of.get(row["format"], row["format"])
+        if row["t"] is not None and (source not in loads or row["t"] > loads[source]):
+            loads[source] = row["t"]
+    return loads

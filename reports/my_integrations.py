@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from reports.health import last_file_loads
 from reports.query import fetch_rows, table_exists, timestamp_expr
 from reports.spend import TOKENS_SQL, SpendBasis, spend_basis
 
@@ -239,27 +240,14 @@ def _totals(cards: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _last_loads(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Newest successful file load per ledger ``format`` (which is the source for file sources)."""
-    if not table_exists(con, "meta", "ingested_files"):
-        return {}
-    try:
-        ts = timestamp_expr(con, "meta", "ingested_files", "ingested_at")
-        rows = fetch_rows(
-            con,
-            f"SELECT format, max({ts}) AS t FROM meta.ingested_files"
-            " WHERE status = 'loaded' GROUP BY format",
-        )
-    except duckdb.Error as exc:
-        log.warning("meta.ingested_files could not be read for the report: %s", exc)
-        return {}
-    return {row["format"]: row["t"] for row in rows if row["format"] is not None}
-
-
 def _source_cards(
     con: duckdb.DuckDBPyConnection, usage: dict[Any, dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    loads = _last_loads(con)
+    try:
+        loads = last_file_loads(con)
+    except duckdb.Error as exc:
+        log.warning("meta.ingested_files could not be read for the report: %s", exc)
+        loads = {}
     cards = []
     for source, row in usage.items():
         label, kind = source_name(source)

@@ -1542,3 +1542,30 @@ def test_savings_headline_is_the_best_option_per_workload_when_dbt_provides_it(
     assert savings["total_basis"] == "best_option_per_workload"
     assert savings["total_monthly_savings_usd"] == pytest.approx(125.5)
     assert "up to $125.50 per month" in render_weekly(data)
+
+
+def test_last_file_loads_are_per_source_not_per_format(tmp_path: Path) -> None:
+    """The ledger names each file's format; the report's sources are the formats' sources (the
+    OpenAI cost CSV is `openai_export`, both Anthropic Console CSVs are `anthropic_export`)."""
+    from datetime import datetime
+
+    from ingest import ledger
+    from reports.health import last_file_loads
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        ledger.ensure(con)
+        for n, (fmt, status, at) in enumerate(
+            [
+                ("openai_cost_csv", "loaded", datetime(2026, 11, 9, 7, 4)),
+                ("anthropic_usage_csv", "loaded", datetime(2026, 11, 9, 8, 0)),
+                ("anthropic_cost_csv", "loaded", datetime(2026, 11, 10, 9, 30)),
+                ("anthropic_usage_csv", "quarantined", datetime(2026, 11, 11, 9, 0)),
+                ("custom", "loaded", datetime(2026, 11, 8, 6, 0)),
+            ]
+        ):
+            ledger.record(con, f"{n:064x}", f"file{n}", fmt, status, 1, None, at=at)
+        assert last_file_loads(con) == {
+            "openai_export": "2026-11-09T07:04:00",
+            "anthropic_export": "2026-11-10T09:30:00",
+            "custom": "2026-11-08T06:00:00",
+        }
