@@ -43,7 +43,13 @@ from reports.query import fetch_one as _one
 from reports.query import fetch_rows as _rows
 from reports.query import newest_timestamp, table_exists
 from reports.query import timestamp_expr as _timestamp_expr
-from reports.spend import TOKENS_SQL, SpendBasis, source_roles, spend_basis
+from reports.spend import (
+    TOKENS_SQL,
+    SpendBasis,
+    source_roles,
+    spend_basis,
+    usage_outside_the_counts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -200,13 +206,18 @@ WHERE usage_date BETWEEN $start AND $end
 
 
 def _totals(con: duckdb.DuckDBPyConnection, window: _Window, basis: SpendBasis) -> dict[str, Any]:
-    """Headline numbers for the week and the week before it."""
+    """Headline numbers for the week and the week before it.
+
+    ``not_counted``: requests and tokens seen this week by sources that are not counted, on days
+    whose counted source reports cost only (:func:`reports.spend.usage_outside_the_counts`).
+    """
     sql = _TOTALS_SQL.format(relation=basis.spend)
     current = _one(con, sql, {"start": window.start, "end": window.end})
     previous = _one(con, sql, {"start": window.prev_start, "end": window.start - timedelta(days=1)})
     cost = _cost(current["cost_usd"], current["row_count"], current["unpriced_rows"])
     prev_cost = _cost(previous["cost_usd"], previous["row_count"], previous["unpriced_rows"])
     change_usd, change_pct = _change(cost, prev_cost)
+    not_counted = usage_outside_the_counts(con, basis, window.start, window.end)
     totals = dict(current)
     totals.update(
         cost_usd=cost,
@@ -217,9 +228,13 @@ def _totals(con: duckdb.DuckDBPyConnection, window: _Window, basis: SpendBasis) 
         wow_change_pct=change_pct,
         unpriced_share_tokens=_share(current["unpriced_tokens"], current["tokens"]),
         unpriced_share_requests=_share(current["unpriced_requests"], current["requests"]),
+        # Unknown when some days' requests are not counted: the ratio would overstate it.
         cost_per_1k_requests_usd=(
-            cost / current["requests"] * 1000 if cost is not None and current["requests"] else None
+            cost / current["requests"] * 1000
+            if cost is not None and current["requests"] and not not_counted["day_providers"]
+            else None
         ),
+        not_counted=not_counted,
     )
     return totals
 

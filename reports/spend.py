@@ -25,6 +25,9 @@ computes cost") define the truth instead, and the reports use them whenever they
   the flat amount over every source's rows, so the authoritative rows carry only part of it; the
   monthly statement (``marts.monthly_statement``, computed per user and month) stays the fee of
   record there;
+* requests and tokens are the authoritative source's too; when that source reports cost only on
+  a day (a cost CSV without its usage CSV), :func:`usage_outside_the_counts` says what the other
+  sources saw those days, so the report can say its counts leave it out;
 * *unpriced* usage: a spend row whose ``spend_usd`` is NULL is unpriced as a whole; for a row that
   is partly unpriced (``has_unpriced_usage``) the unpriced tokens and requests are those of the
   authoritative source's ``fct_usage_daily`` rows without a cost.
@@ -375,4 +378,80 @@ def source_roles(
             "counted_day_providers": int(counted),
             "role": role,
         }
+    return found
+
+
+def usage_outside_the_counts(
+    con: duckdb.DuckDBPyConnection, basis: SpendBasis, start: Any, end: Any
+) -> dict[str, Any]:
+    """Requests and tokens the spend basis does not count because its source reports cost only.
+
+    On the authoritative basis a day and provider's requests and tokens are the authoritative
+    source's. When that source has cost lines but no usage that day (an OpenAI or Anthropic cost
+    export dropped without the matching usage export), the requests and tokens other sources saw
+    are missing from every request and token figure while the money is right. Per such UTC day x
+    provider from ``start`` to ``end`` this takes the largest request count (and the largest token
+    count) any other source reports, never their sum: the other sources see the same traffic.
+
+    ``{"day_providers": n, "requests": r, "tokens": t, "cost_only_sources": [...],
+    "seen_by": [...]}``; all zero / empty on the usage basis (it counts every source).
+    """
+    found: dict[str, Any] = {
+        "day_providers": 0,
+        "requests": 0,
+        "tokens": 0,
+        "cost_only_sources": [],
+        "seen_by": [],
+    }
+    if not basis.authoritative:
+        return found
+    sql = f"""
+    WITH counted AS (
+        SELECT usage_date, provider, any_value(authoritative_source) AS source
+        FROM {SPEND_TABLE}
+        WHERE usage_date BETWEEN $start AND $end
+        GROUP BY ALL
+        HAVING coalesce(sum(request_count), 0) = 0 AND coalesce(sum({TOKENS_SQL}), 0) = 0
+    ),
+    others AS (
+        SELECT u.usage_date, u.provider, u.source,
+               coalesce(sum(u.request_count), 0) AS requests,
+               coalesce(sum({TOKENS_SQL}), 0) AS tokens
+        FROM {USAGE_TABLE} AS u
+        JOIN counted AS c
+            ON c.usage_date = u.usage_date AND c.provider IS NOT DISTINCT FROM u.provider
+            AND u.source <> c.source
+        GROUP BY ALL
+    ),
+    per_day AS (
+        SELECT o.usage_date, o.provider, any_value(c.source) AS cost_only_source,
+               max(o.requests) AS requests, max(o.tokens) AS tokens,
+               list(o.source) FILTER (WHERE o.requests > 0 OR o.tokens > 0) AS seen_by
+        FROM others AS o
+        JOIN counted AS c
+            ON c.usage_date = o.usage_date AND c.provider IS NOT DISTINCT FROM o.provider
+        GROUP BY ALL
+        HAVING max(o.requests) > 0 OR max(o.tokens) > 0
+    )
+    SELECT count(*) AS day_providers,
+           coalesce(sum(requests), 0) AS requests,
+           coalesce(sum(tokens), 0) AS tokens,
+           list_sort(list_distinct(list(cost_only_source))) AS cost_only_sources,
+           list_sort(list_distinct(flatten(list(seen_by)))) AS seen_by
+    FROM per_day
+    """
+    try:
+        row = con.execute(sql, {"start": start, "end": end}).fetchone()
+    except duckdb.Error as exc:
+        log.warning("usage outside the request and token counts could not be read: %s", exc)
+        return found
+    if row is None or not row[0]:
+        return found
+    found.update(
+        day_providers=int(row[0]),
+        requests=int(row[1]),
+        tokens=int(row[2]),
+        cost_only_sources=list(row[3] or []),
+        seen_by=list(row[4] or []),
+    )
     return found

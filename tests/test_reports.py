@@ -1289,6 +1289,55 @@ def test_same_day_from_api_and_helicone_counts_once(multi_report) -> None:
     assert 'href="#data-health">Data health</a>' in html
 
 
+def test_requests_a_cost_only_export_leaves_out_are_reported_not_lost(tmp_path: Path) -> None:
+    """A cost CSV without its usage CSV is authoritative for the money but has no requests or
+    tokens: the report says how many the other sources saw (the largest, not their sum)."""
+    path = build_multi_source_warehouse(tmp_path / "cost_only.duckdb")
+    day = date(2025, 1, 17)
+    with duckdb.connect(str(path)) as con:
+        con.executemany(
+            "INSERT INTO marts.fct_usage_daily VALUES (?, ?, 'openai', ?, NULL, NULL, NULL, NULL,"
+            " ?, ?, 0, 0, ?, ?, ?, 0, ?)",
+            [
+                [day, "openai_export", API_MODEL, 0, 0, 0, None, D("5"), D("5")],
+                [day, "helicone", "gpt-4o", 50, 8_000, 2_000, D("4"), D("4"), D("4")],
+                [day, "langfuse", "gpt-4o", 45, 7_000, 2_000, D("4"), D("4"), D("4")],
+            ],
+        )
+        con.execute(
+            "INSERT INTO marts.fct_spend_daily VALUES (?, 'openai', ?, NULL, NULL, 5, 'billed',"
+            " 'openai_export', 2, 0, 0, 0, 0, 0, 0, NULL, 5, false, 'x', NULL, NULL)",
+            [day, API_MODEL],
+        )
+        con.execute(
+            "INSERT INTO marts.fct_spend_allocated VALUES (?, 'openai', ?, NULL, NULL, NULL, NULL,"
+            " 5, 0, 'unattributed', true, NULL, 'openai_export')",
+            [day, API_MODEL],
+        )
+        data = weekly_report_data(con, WEEK, now=NOW)
+    totals = data["totals"]
+    assert totals["requests"] == 100 + 0 + 7  # the cost-only day adds none
+    assert totals["not_counted"] == {
+        "day_providers": 1,
+        "requests": 50,
+        "tokens": 10_000,
+        "cost_only_sources": ["openai_export"],
+        "seen_by": ["helicone", "langfuse"],
+    }
+    assert totals["cost_per_1k_requests_usd"] is None  # the requests are incomplete
+    html = render_weekly(data)
+    assert "Not included: 50 requests seen by helicone, langfuse on 1 day" in html
+    assert "Not included: 10K tokens seen by helicone, langfuse" in html
+    assert "Requests and tokens are undercounted" in html and "10,000 tokens" in html
+
+
+def test_nothing_is_flagged_when_the_counted_source_reports_usage(multi_report) -> None:
+    data, html = multi_report
+    # anthropic_export reports tokens but no requests (the console has none): not cost-only.
+    assert data["totals"]["not_counted"]["day_providers"] == 0
+    assert "Not included:" not in html and "undercounted" not in html
+
+
 def test_top_users_and_keys_include_unattributed_and_add_up_to_the_total(multi_report) -> None:
     data, html = multi_report
     users = {row["label"]: row for row in data["top_users"]["rows"]}
