@@ -151,11 +151,6 @@ def _gunzip(src: Path, out: Path, label: str, budget: int, compressed_size: int)
         return _inflate(stream, out, compressed_size, label, budget)
 
 
-def _without_gz(name: str) -> str:
-    """The name a gzipped file's content goes by: ``usage.jsonl.gz`` -> ``usage.jsonl``."""
-    return name[:-3] if name.lower().endswith(".gz") else name
-
-
 def _check_nested(path: Path, display: str) -> None:
     with open(path, "rb") as handle:
         head = handle.read(8)
@@ -348,7 +343,6 @@ def _zip_members(path: Path, workdir: Path) -> list[Member]:
                 budget -= _gunzip(out, inner, display, budget, info.compress_size)
                 out.unlink()  # the compressed copy is no longer needed; free its disk now
                 out = inner
-                display = _without_gz(display)
             _check_nested(out, display)
             readable = _decode_to_utf8(out, workdir, f"zip-{index}", display)
             members.append(Member(display, readable, scan_member(readable, display)))
@@ -365,12 +359,12 @@ def iter_members(path: Path, workdir: Path) -> Iterator[Member]:
     workdir.mkdir(parents=True, exist_ok=True)
     kind = _container(path)
     if kind == "gzip":
-        name = _without_gz(path.name)
         inner = workdir / "member.gz.out"
         _gunzip(path, inner, path.name, MAX_INFLATED_BYTES, path.stat().st_size)
         _check_nested(inner, path.name)
         readable = _decode_to_utf8(inner, workdir, "gz", path.name)
-        yield Member(name, readable, scan_member(readable, path.name))
+        # Named as dropped (``usage.jsonl.gz``): that is the name the user looks for in archive/.
+        yield Member(path.name, readable, scan_member(readable, path.name))
     elif kind == "zip":
         yield from _zip_members(path, workdir)
     else:

@@ -291,7 +291,7 @@ HOSTILE: list[tuple[Callable[[Path], Path], str]] = [
     (_windows_member, "escapes the folder"),
     (_symlink_member, "zip member 'link.csv' is a symlink; refused"),
     (_nested_archive, "nested.zip:inner.zip: an archive inside an archive is not supported"),
-    (_gzip_twice_in_zip, "twice.zip:inner.csv: an archive inside an archive is not supported"),
+    (_gzip_twice_in_zip, "twice.zip:inner.csv.gz: an archive inside an archive is not supported"),
     (_gzip_bomb_in_zip, "gzbomb.zip:zeros.csv.gz: inflates beyond"),
     (_too_many_members, "zip has 1001 members (limit 1000)"),
     (_empty_zip, "archive has no files"),

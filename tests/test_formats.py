@@ -732,7 +732,7 @@ def test_zip_members_load_one_by_one_and_gzip_by_content_even_in_a_zip(home: Met
                       "exports/lf obs.jsonl")
         archive.write(FIXTURES / "litellm/spend_logs.json", "nested/dir/logs.json")
         archive.writestr("__MACOSX/exports/._cost.csv", b"\x00\x05\x16\x07 finder litter")
-        # A zipped folder of downloads may hold gzipped exports: read through, named without .gz.
+        # A zipped folder of downloads may hold gzipped exports: read through, named as zipped.
         archive.writestr("exports/tokens.csv.gz", gzip.compress(
             (FIXTURES / "anthropic/claude_api_tokens_2026_10.csv").read_bytes()))
     (home.drop / "bundle.zip").write_bytes(buffer.getvalue())
@@ -740,13 +740,18 @@ def test_zip_members_load_one_by_one_and_gzip_by_content_even_in_a_zip(home: Met
     (home.drop / "blob").write_bytes(
         gzip.compress((FIXTURES / "helicone/output.csv").read_bytes())
     )
+    # A gzipped download keeps its name (the one the user finds in archive/).
+    (home.drop / "requests.jsonl.gz").write_bytes(
+        gzip.compress((FIXTURES / "helicone/data.jsonl").read_bytes())
+    )
     outcomes = process_drop_folder(home)
     assert sorted((o.name, o.format, o.row_count) for o in outcomes) == [
         ("blob", "helicone", 4),
         ("bundle.zip:exports/cost.csv", "openai_cost_csv", 5),
         ("bundle.zip:exports/lf_obs.jsonl", "langfuse", 2),
-        ("bundle.zip:exports/tokens.csv", "anthropic_usage_csv", 3),
+        ("bundle.zip:exports/tokens.csv.gz", "anthropic_usage_csv", 3),
         ("bundle.zip:nested/dir/logs.json", "litellm", 2),
+        ("requests.jsonl.gz", "helicone", 1),
     ]
     assert all(o.status == "loaded" for o in outcomes)
     assert list(home.archive.rglob("bundle.zip")) and not list(home.work.glob("*"))
