@@ -800,9 +800,10 @@ def as_of(con: duckdb.DuckDBPyConnection, raw: list[dict[str, Any]] | None = Non
     """When the data was current: the newest usage day and the newest load of any kind.
 
     ``usage_date``: the newest day in ``marts.fct_usage_daily``; ``ingested_at``: the newest file
-    in the ledger; ``loaded_at``: the newest of that, any ``raw.*`` table's ``_loaded_at`` and any
-    integration's ``last_sync_at`` (the "as of" stamp on every section). ``raw`` is
-    :func:`reports.health.raw_tables` when the caller has it already.
+    the ledger records as loaded (a duplicate or a quarantined file changed no data, so it does
+    not make the data newer); ``loaded_at``: the newest of that, any ``raw.*`` table's
+    ``_loaded_at`` and any integration's ``last_sync_at`` (the "as of" stamp on every section).
+    ``raw`` is :func:`reports.health.raw_tables` when the caller has it already.
     """
     _require_usage(con)
     newest = _one(con, f"SELECT max(usage_date) AS usage_date FROM {USAGE_TABLE}")
@@ -810,7 +811,9 @@ def as_of(con: duckdb.DuckDBPyConnection, raw: list[dict[str, Any]] | None = Non
     if table_exists(con, "meta", "ingested_files"):
         try:
             ts = _timestamp_expr(con, "meta", "ingested_files", "ingested_at")
-            ingested_at = _one(con, f"SELECT max({ts}) AS t FROM meta.ingested_files")["t"]
+            ingested_at = _one(
+                con, f"SELECT max({ts}) AS t FROM meta.ingested_files WHERE status = 'loaded'"
+            )["t"]
         except duckdb.Error as exc:
             log.warning("meta.ingested_files could not be read for the report: %s", exc)
     raw = raw_tables(con) if raw is None else raw

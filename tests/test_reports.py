@@ -305,10 +305,11 @@ def test_daily_series_and_13_week_trend(report) -> None:
 
 def test_as_of_and_generated_at(report) -> None:
     data, html = report
+    # The newest ledger rows are a duplicate and a quarantined file: neither made the data newer.
     assert data["as_of"] == {
         "usage_date": "2025-01-19",
-        "ingested_at": "2025-01-16T09:00:00",
-        "loaded_at": "2025-01-16T09:00:00",
+        "ingested_at": "2025-01-14T08:00:00",
+        "loaded_at": "2025-01-14T08:00:00",
     }
     assert data["generated_at"] == "2025-01-21T09:30:00"
     assert "19 Jan 2025" in html and "2025-01-21 09:30 UTC" in html
