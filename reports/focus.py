@@ -7,7 +7,9 @@ one row per ``marts.monthly_statement`` line with a platform fee. Mapping (READM
 
 - usage rows: ``ChargeCategory`` Usage, ``ChargeFrequency`` Usage-Based, tokens as
   ``ConsumedQuantity`` (``ConsumedUnit`` Tokens) and ``PricingQuantity`` in millions
-  (``PricingUnit`` ``1000000 Tokens``), ``ListUnitPrice``/``ListCost`` at the public catalogue
+  (``PricingUnit`` ``1000000 Tokens``; a cost reported without tokens is ``PricingQuantity`` 1
+  ``Days``, one day's charge, as FOCUS needs a quantity on every Usage row),
+  ``ListUnitPrice``/``ListCost`` at the public catalogue
   price, ``ContractedUnitPrice``/``ContractedCost`` at the price meterr applied (a prices.yaml
   override = a negotiated price), ``BilledCost`` = ``EffectiveCost`` = the line's share of the
   authoritative spend (so a month's BilledCost adds up to ``fct_spend_daily``);
@@ -24,7 +26,8 @@ BilledCost and meterr never writes $0 for an unknown cost; the count is logged.
 (reference/formats.md section 10): mandatory columns present, no NULL where none is allowed, no
 empty strings, PascalCase FOCUS names or ``x_`` custom columns placed after them, ISO 8601 UTC
 date-times, ISO 4217 currency codes, plain numbers, allowed values, and
-``ListCost = ListUnitPrice x PricingQuantity`` (same for contracted).
+``ListCost = ListUnitPrice x PricingQuantity`` (same for contracted), and ``PricingQuantity`` set
+on Usage and Purchase rows (corrections excepted), NULL on Tax rows.
 """
 
 from __future__ import annotations
@@ -315,8 +318,14 @@ usage_rows as (
         cast(coalesce(list_cost_usd, billed_cost_usd) as decimal(38, 15)) as "ListCost",
         cast(list_unit_price_per_mtok as decimal(18, 9)) as "ListUnitPrice",
         'Standard' as "PricingCategory",
-        cast(cast(tokens as decimal(38, 0)) * 0.000001 as decimal(38, 6)) as "PricingQuantity",
-        case when tokens is not null then '1000000 Tokens' end as "PricingUnit",
+        -- FOCUS requires a PricingQuantity on every Usage row. A line whose source reports a
+        -- cost without tokens (a cost export with no usage beside it) is one day's charge.
+        case
+            when tokens is not null
+                then cast(cast(tokens as decimal(38, 0)) * 0.000001 as decimal(38, 6))
+            else cast(1 as decimal(38, 6))
+        end as "PricingQuantity",
+        case when tokens is not null then '1000000 Tokens' else 'Days' end as "PricingUnit",
         {provider_name} as "ProviderName",
         {provider_name} as "PublisherName",
         'AI and Machine Learning' as "ServiceCategory",
@@ -502,6 +511,7 @@ def focus_column_violations(path: str | os.PathLike[str]) -> list[str]:
             violations += _value_violations(con, column, kind, expr)
         violations += _period_violations(con, present)
         violations += _cost_formula_violations(con, present)
+        violations += _quantity_violations(con, present)
     finally:
         con.close()
     return violations
@@ -673,4 +683,35 @@ def _cost_formula_violations(con: duckdb.DuckDBPyConnection, present: set[str]) 
             violations.append(
                 f"{cost}: {bad} row(s) where {cost} != {unit_price} x PricingQuantity"
             )
+    return violations
+
+
+def _quantity_violations(con: duckdb.DuckDBPyConnection, present: set[str]) -> list[str]:
+    """PricingQuantity is required on Usage and Purchase rows (corrections excepted) and must be
+    NULL on Tax rows (FOCUS 1.2, PricingQuantity)."""
+    if not {"PricingQuantity", "ChargeCategory"} <= present:
+        return []
+    not_correction = (
+        """coalesce(cast("ChargeClass" as varchar), '') <> 'Correction'"""
+        if "ChargeClass" in present
+        else "true"
+    )
+    violations = []
+    missing = _count(
+        con,
+        'select count(*) from focus where "PricingQuantity" is null '
+        f"""and "ChargeCategory" in ('Usage', 'Purchase') and {not_correction}""",
+    )
+    if missing:
+        violations.append(
+            f"PricingQuantity: {missing} NULL value(s) on Usage or Purchase rows "
+            "(allowed only on corrections)"
+        )
+    taxed = _count(
+        con,
+        'select count(*) from focus where "PricingQuantity" is not null '
+        """and "ChargeCategory" = 'Tax'""",
+    )
+    if taxed:
+        violations.append(f"PricingQuantity: {taxed} value(s) on Tax rows (must be NULL)")
     return violations

@@ -106,6 +106,12 @@ def test_export_adds_up_to_the_marts(exported) -> None:
         assert fee["ChargeFrequency"] == "Recurring"
         assert fee["ProviderName"] == fee["InvoiceIssuerName"] == "meterr"
         assert fee["x_FeeModel"] == "percentage"
+    # A cost reported without tokens is one day's charge: FOCUS needs a quantity on Usage rows.
+    cost_only = [r for r in usage if r["ConsumedQuantity"] is None]
+    assert cost_only, "the fixture has cost lines without tokens"
+    for row in cost_only:
+        assert (row["PricingQuantity"], row["PricingUnit"]) == (Decimal(1), "Days")
+        assert row["ListUnitPrice"] is None and row["ContractedUnitPrice"] is None
     for row in usage:
         assert row["ServiceCategory"] == "AI and Machine Learning"
         assert row["BillingCurrency"] == "USD"
@@ -269,6 +275,16 @@ BROKEN: list[tuple[str, dict[str, str | None], str]] = [
         "list cost not unit price x quantity",
         {**VALID_ROW, "ListCost": "0.006"},
         "ListCost: 1 row(s) where ListCost != ListUnitPrice x PricingQuantity",
+    ),
+    (
+        "usage row without a pricing quantity",
+        {**VALID_ROW, "PricingQuantity": None},
+        "PricingQuantity: 1 NULL value(s) on Usage or Purchase rows",
+    ),
+    (
+        "tax row with a pricing quantity",
+        {**VALID_ROW, "ChargeCategory": "Tax"},
+        "PricingQuantity: 1 value(s) on Tax rows",
     ),
     (
         "charge period ends before it starts",
