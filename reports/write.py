@@ -24,6 +24,7 @@ from reports.data import (
     available_weeks,
     last_complete_week,
     parse_week,
+    shift_week,
     weekly_report_data,
     weekly_summaries,
 )
@@ -135,18 +136,24 @@ def write_reports(
     *,
     now: datetime | None = None,
 ) -> Path:
-    """Render ``week`` (default: the last complete ISO week before ``today``), the index and the
-    admin page.
+    """Render ``week`` (default: the last complete ISO week before ``today``), the pages of the
+    weeks either side of it that exist already, the index and the admin page.
 
-    ``today`` defaults to the current UTC date; ``now`` fixes the "generated" stamp. Returns the
-    weekly page's path. The warehouse is only read.
+    The neighbours are re-rendered because they point at ``week``: their earlier/later links (a
+    new page has no link to it yet) and the next week's comparison with it (a restated week
+    changes it). ``today`` defaults to the current UTC date; ``now`` fixes the "generated" stamp.
+    Returns the weekly page's path. The warehouse is only read.
     """
     layout = _home(home)
     moment = now or datetime.now(UTC)
     chosen = week or last_complete_week(today or moment.astimezone(UTC).date())
     parse_week(chosen)
-    linkable = _rendered_weeks(layout) | {chosen}
+    rendered = _rendered_weeks(layout)
+    linkable = rendered | {chosen}
     path = _write_week(con, layout, chosen, linkable, moment)
+    for neighbour in (shift_week(chosen, -1), shift_week(chosen, 1)):
+        if neighbour in rendered:
+            _write_week(con, layout, neighbour, linkable, moment)
     write_index(con, layout, now=moment)
     write_admin(con, layout, now=moment)
     return path

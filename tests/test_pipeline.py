@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from dagster_project.resources import DropFolder
 from dagster_project.sensors import drop_folder_sensor
 from ingest import unpack
 from ingest.paths import MeterrHome
+from reports.data import last_complete_week
 from tests.conftest import usage_row, write_custom_csv
 
 pytestmark = pytest.mark.slow
@@ -91,6 +93,9 @@ def test_file_totals_arrive_unchanged_and_reruns_change_nothing(home: MeterrHome
     assert result.success
     assert _marts_snapshot(home) == snapshot
     assert list(home.weekly_reports.glob("*.html")), "the daily job renders the report"
+    # Its default page is the last complete ISO week, with usage or without.
+    last_week = last_complete_week(datetime.now(UTC).date())
+    assert (home.weekly_reports / f"{last_week}.html").is_file()
     # Each dbt command's target folder (~13 MB) does not pile up run after run.
     runs = list((DBT_DIR / "target").glob(f"{meterr_dbt_models.op.name}-*-*"))
     assert 0 < len(runs) <= KEEP_RUN_TARGETS

@@ -502,6 +502,32 @@ def test_write_all_weeks_links_every_week_newest_first(con, tmp_path: Path) -> N
     assert 'href="2024-W52.html"' in middle and 'href="2025-W02.html"' in middle
 
 
+def test_rendering_one_week_refreshes_the_neighbours_that_point_at_it(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """A page rendered on its own (``meterr report --week``) re-renders the existing pages either
+    side: their links to it, and the next week's comparison with it after a restatement."""
+    home = meterr_home(tmp_path / "home")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        write_reports(con, home, week="2025-W01", now=NOW)
+        write_reports(con, home, week="2025-W02", now=NOW)
+        write_reports(con, home, week="2024-W52", now=NOW)  # not next to 2025-W02
+    earlier = (home.weekly_reports / "2025-W01.html").read_text(encoding="utf-8")
+    assert 'href="2025-W02.html"' in earlier and 'href="2024-W52.html"' in earlier
+    before = (home.weekly_reports / "2025-W02.html").read_text(encoding="utf-8")
+    # 2025-W01 is restated: its cost doubles. Rendering it again updates 2025-W02's comparison.
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "UPDATE marts.fct_usage_daily SET total_cost_usd = total_cost_usd * 2"
+            " WHERE usage_date BETWEEN '2024-12-30' AND '2025-01-05'"
+        )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        write_reports(con, home, week="2025-W01", now=NOW)
+        expected = weekly_report_data(con, "2025-W02", now=NOW)["totals"]["prev_cost_usd"]
+    after = (home.weekly_reports / "2025-W02.html").read_text(encoding="utf-8")
+    assert after != before and f"({expected:,.2f}" in after.replace("$", "")
+
+
 def test_render_index_without_weeks() -> None:
     html = render_index([])
     assert "No usage in the warehouse yet" in html

@@ -1,5 +1,7 @@
 """The weekly HTML savings report: last in the lineage, after every mart it reads."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from dagster_project.assets.dbt import meterr_dbt_models
@@ -39,6 +41,7 @@ def weekly_report(
     context: dg.AssetExecutionContext, config: ReportConfig, meterr: MeterrSettings
 ) -> dg.MaterializeResult:
     from reports import write_all_weeks, write_reports
+    from reports.data import last_complete_week
 
     home = meterr.layout()
     with connect(home, write=True) as con:
@@ -46,9 +49,11 @@ def weekly_report(
             path = write_reports(con, home, week=config.week)
         else:
             # Every week with data is (re)rendered so the index links them all and restated
-            # costs show everywhere; the default page is the last complete ISO week.
-            write_all_weeks(con, home)
-            path = write_reports(con, home)
+            # costs show everywhere; the default page is the last complete ISO week, rendered
+            # on its own only when it has no usage (a quiet week still gets its page).
+            written = {page.stem: page for page in write_all_weeks(con, home)}
+            chosen = last_complete_week(datetime.now(UTC).date())
+            path = written.get(chosen) or write_reports(con, home, week=chosen)
     context.log.info(f"report written to {path}")
     return dg.MaterializeResult(
         metadata={
@@ -69,7 +74,7 @@ class FocusExportConfig(dg.Config):
 
 
 def _last_complete_month() -> str:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     first_of_this_month = datetime.now(UTC).date().replace(day=1)
     return (first_of_this_month - timedelta(days=1)).strftime("%Y-%m")
