@@ -66,6 +66,11 @@ STATEMENT_ROWS_PER_MONTH = 25
 # Anomalies listed (report week and the week before); the rest are counted.
 ANOMALY_LIMIT = 50
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# A day of the report week with no usage from any source is called out when the same weekday had
+# usage in at least SILENT_DAY_MIN_WEEKS of the SILENT_DAY_WEEKS weeks before: a missed export or
+# a failed pull, not a quiet weekend.
+SILENT_DAY_WEEKS = 4
+SILENT_DAY_MIN_WEEKS = 2
 UNATTRIBUTED = "(unattributed)"
 UNKNOWN = "(unknown)"
 
@@ -426,6 +431,27 @@ def _daily(
             }
         )
     return week_days, history, weeks
+
+
+def _silent_days(history: list[dict[str, Any]], newest_usage: str | None) -> list[str]:
+    """Days of the report week (the last 7 of ``history``) with no usage at all although newer
+    usage exists (so the data has moved past them) and the same weekday usually has usage (see
+    :data:`SILENT_DAY_WEEKS`). ISO dates, oldest first."""
+    if newest_usage is None:
+        return []
+    silent = []
+    for index in range(len(history) - 7, len(history)):
+        day = history[index]
+        if day["has_usage"] or day["date"] > newest_usage:
+            continue
+        before = [
+            history[index - 7 * weeks]["has_usage"]
+            for weeks in range(1, SILENT_DAY_WEEKS + 1)
+            if index - 7 * weeks >= 0
+        ]
+        if sum(before) >= SILENT_DAY_MIN_WEEKS:
+            silent.append(day["date"])
+    return silent
 
 
 def _heatmap(history: list[dict[str, Any]], window: _Window) -> dict[str, Any]:
@@ -848,7 +874,9 @@ def weekly_report_data(
     ``generated_at``, ``as_of``, ``nav``, ``spend_basis`` (which rows the money is summed from:
     :meth:`reports.spend.SpendBasis.as_dict`), ``totals``, ``by_provider``, ``by_model``,
     ``daily``, ``daily_history``, ``weekly_trend``, ``heatmap``, ``top_api_keys``, ``top_users``,
-    ``top_projects``, ``unpriced``, ``data_health``, ``anomalies``, ``savings``,
+    ``top_projects``, ``silent_days`` (days of the week with no usage from any source that
+    usually have some: :func:`_silent_days`), ``unpriced``, ``data_health``, ``anomalies``,
+    ``savings``,
     ``monthly_statement``, ``my_integrations``.
 
     ``now`` fixes ``generated_at`` (default: the current UTC time).
@@ -862,6 +890,7 @@ def weekly_report_data(
     daily, history, trend = _daily(con, window, basis)
     weeks = available_weeks(con)
     raw = raw_tables(con)
+    current = as_of(con, raw)
     generated = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None, microsecond=0)
     return {
         "week": week,
@@ -870,7 +899,7 @@ def weekly_report_data(
         "prev_week": shift_week(week, -1),
         "has_usage": totals["row_count"] > 0,
         "generated_at": generated.isoformat(),
-        "as_of": as_of(con, raw),
+        "as_of": current,
         "nav": {
             "prev_week": max((w for w in weeks if w < week), default=None),
             "next_week": min((w for w in weeks if w > week), default=None),
@@ -881,6 +910,7 @@ def weekly_report_data(
         "by_provider": _by_provider(con, window, basis, total_cost),
         "by_model": _by_model(con, window, basis, total_cost),
         "daily": daily,
+        "silent_days": _silent_days(history, current["usage_date"]),
         "daily_history": history,
         "weekly_trend": trend,
         "heatmap": _heatmap(history, window),

@@ -528,6 +528,27 @@ def test_rendering_one_week_refreshes_the_neighbours_that_point_at_it(
     assert after != before and f"({expected:,.2f}" in after.replace("$", "")
 
 
+def test_a_weekday_with_no_usage_at_all_is_called_out(tmp_path: Path) -> None:
+    """Weekdays had usage for five weeks; on Wed 15 Jan nothing arrived from any source (a missed
+    export) while Thursday's did. Weekends were always quiet and are not called out."""
+    path = tmp_path / "gap.duckdb"
+    days = [date(2024, 12, 16) + timedelta(days=n) for n in range(35)]
+    busy = [d for d in days if d.weekday() < 5 and d != date(2025, 1, 15)]
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute(USAGE_DDL)
+        con.executemany(
+            "INSERT INTO marts.fct_usage_daily VALUES (?, 'custom', 'openai', 'gpt-4o', NULL,"
+            " NULL, NULL, NULL, 10, 1000, 0, 0, 100, 1, NULL, 0, 1)",
+            [[d] for d in busy],
+        )
+        data = weekly_report_data(con, WEEK, now=NOW)
+    assert data["silent_days"] == ["2025-01-15"]
+    html = render_weekly(data)
+    assert 'id="silent-days"' in html and "Wed 15 Jan" in html.split('id="silent-days"')[1][:200]
+    assert html.count(">no usage</span>") == 3  # Wednesday and the weekend, in the day table
+
+
 def test_render_index_without_weeks() -> None:
     html = render_index([])
     assert "No usage in the warehouse yet" in html
