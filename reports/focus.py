@@ -17,7 +17,8 @@ one row per ``marts.monthly_statement`` line with a platform fee. Mapping (READM
   charge by meterr, not consumption of a provider's service, and is billed per statement month),
   ``ChargePeriod`` = the month, ``PricingQuantity`` 1 ``Months``, ``ServiceCategory``
   Management and Governance / Cost Management, provider and invoice issuer ``meterr``;
-- meterr's own columns come after the FOCUS ones, prefixed ``x_``.
+- meterr's own columns come after the FOCUS ones, prefixed ``x_``;
+- date-times are ISO 8601 UTC text in the CSV and UTC-adjusted timestamps in the Parquet file.
 
 Usage whose cost is unknown (unpriced and not billed) is left out, because FOCUS requires
 BilledCost and meterr never writes $0 for an unknown cost; the count is logged.
@@ -444,8 +445,23 @@ def write_focus_export(
         )
     # NULL is written as an empty, unquoted field; an empty string would be quoted ("").
     _copy(con, sql, csv_path, "FORMAT csv, HEADER true, DELIMITER ','")
-    _copy(con, sql, parquet_path, "FORMAT parquet")
+    _copy(con, _typed_datetimes(sql), parquet_path, "FORMAT parquet")
     return csv_path, parquet_path
+
+
+def _datetime_columns(columns: list[str] | tuple[str, ...]) -> list[str]:
+    return [c for c in columns if FOCUS_COLUMNS.get(c, ("",))[0] == "datetime"]
+
+
+def _typed_datetimes(sql: str) -> str:
+    """``sql`` with its ISO 8601 UTC text date-times as TIMESTAMP WITH TIME ZONE, for Parquet:
+    readers get real timestamps marked as UTC instants (``isAdjustedToUTC``), not strings. The
+    text carries its offset, so the cast does not depend on the session's time zone."""
+    typed = ", ".join(
+        f"cast(replace(\"{c}\", 'Z', '+00:00') as timestamptz) as \"{c}\""
+        for c in _datetime_columns(EXPORT_COLUMNS)
+    )
+    return f"select * replace ({typed}) from ({sql})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,7 +471,7 @@ def write_focus_export(
 def _relation_sql(path: Path) -> str:
     quoted = str(path).replace("'", "''")
     if path.suffix.lower() == ".parquet":
-        return f"read_parquet('{quoted}')"
+        return f"(select * from read_parquet('{quoted}'))"
     # All text, and a quoted empty field ("") stays an empty string instead of becoming NULL, so
     # empty strings (not allowed as "no value") can be told from NULLs (empty, unquoted).
     return (
@@ -488,8 +504,13 @@ def focus_column_violations(path: str | os.PathLike[str]) -> list[str]:
     con = duckdb.connect()
     try:
         try:
-            con.execute(f"create temp view focus as select * from {_relation_sql(file)}")
-            columns = [row[0] for row in con.execute("describe focus").fetchall()]
+            con.execute(f"create temp view focus_file as select * from {_relation_sql(file)}")
+            types = dict(
+                (row[0], row[1]) for row in con.execute("describe focus_file").fetchall()
+            )
+            columns = list(types)
+            violations += _typed_datetime_violations(types)
+            con.execute(f"create temp view focus as {_as_text_datetimes(types)}")
         except duckdb.Error as exc:
             return [f"{file}: cannot be read as {file.suffix.lstrip('.')}: {exc}"]
         violations += _name_violations(columns)
@@ -515,6 +536,34 @@ def focus_column_violations(path: str | os.PathLike[str]) -> list[str]:
     finally:
         con.close()
     return violations
+
+
+def _typed_datetime_violations(types: dict[str, str]) -> list[str]:
+    """A typed date-time (Parquet) must be an instant marked UTC, not a local wall-clock time."""
+    naive = [
+        column
+        for column in _datetime_columns(list(types))
+        if types[column].upper() in ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
+    ]
+    return [
+        f"{column}: TIMESTAMP without time zone; FOCUS date-times are UTC (use a UTC-adjusted "
+        "timestamp or ISO 8601 text ending in Z)"
+        for column in naive
+    ]
+
+
+def _as_text_datetimes(types: dict[str, str]) -> str:
+    """The file as the checks read it: typed date-times written as FOCUS's ISO 8601 text (a naive
+    one is reported once, by :func:`_typed_datetime_violations`, not again as badly written)."""
+    typed = []
+    for c in _datetime_columns(list(types)):
+        if "TIME ZONE" in types[c].upper():
+            typed.append(f"strftime(timezone('UTC', \"{c}\"), '%Y-%m-%dT%H:%M:%SZ') as \"{c}\"")
+        elif types[c].upper().startswith("TIMESTAMP"):
+            typed.append(f"strftime(\"{c}\", '%Y-%m-%dT%H:%M:%SZ') as \"{c}\"")
+    if not typed:
+        return "select * from focus_file"
+    return f"select * replace ({', '.join(typed)}) from focus_file"
 
 
 def _name_violations(columns: list[str]) -> list[str]:

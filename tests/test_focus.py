@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -55,6 +56,11 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[MeterrHome, Path
     return home, warehouse, csv_path, parquet_path
 
 
+def _utc(year: int, month: int, day: int) -> datetime:
+    """A Parquet date-time as read back: an instant in UTC."""
+    return datetime(year, month, day, tzinfo=UTC)
+
+
 @pytest.mark.slow
 def test_export_files_are_where_the_contract_says(exported) -> None:
     home, _, csv_path, parquet_path = exported
@@ -73,6 +79,12 @@ def test_export_passes_the_focus_column_checks(exported) -> None:
         header = next(csv.reader(handle))
     assert header == list(EXPORT_COLUMNS)
     assert set(MANDATORY_COLUMNS) <= set(header)
+    # In Parquet the date-times are timestamps marked UTC, not text.
+    described = duckdb.sql(f"describe select * from read_parquet('{parquet_path}')").fetchall()
+    types = {row[0]: row[1] for row in described}
+    periods = ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd")
+    for column in periods:
+        assert types[column] == "TIMESTAMP WITH TIME ZONE", column
     # NULL is an empty unquoted field; there are no empty strings.
     assert '""' not in csv_path.read_text(encoding="utf-8")
 
@@ -101,8 +113,8 @@ def test_export_adds_up_to_the_marts(exported) -> None:
     alice = [r for r in fees if r["x_UserId"] == "alice"]
     assert sum(r["BilledCost"] for r in alice) == Decimal("1.03")  # 5% of alice's $20.64
     for fee in fees:
-        assert fee["ChargePeriodStart"] == "2026-05-01T00:00:00Z"
-        assert fee["ChargePeriodEnd"] == "2026-06-01T00:00:00Z"
+        assert fee["ChargePeriodStart"] == _utc(2026, 5, 1)
+        assert fee["ChargePeriodEnd"] == _utc(2026, 6, 1)
         assert fee["ChargeFrequency"] == "Recurring"
         assert fee["ProviderName"] == fee["InvoiceIssuerName"] == "meterr"
         assert fee["x_FeeModel"] == "percentage"
@@ -116,7 +128,7 @@ def test_export_adds_up_to_the_marts(exported) -> None:
         assert row["ServiceCategory"] == "AI and Machine Learning"
         assert row["BillingCurrency"] == "USD"
         assert row["EffectiveCost"] == row["BilledCost"]
-        assert row["BillingPeriodStart"] == "2026-05-01T00:00:00Z"
+        assert row["BillingPeriodStart"] == _utc(2026, 5, 1)
 
 
 @pytest.mark.slow
@@ -129,13 +141,13 @@ def test_tokens_are_quantities_and_negotiated_prices_are_contracted(exported) ->
         "order by ChargePeriodStart",
     )
     before, after = rows[0], rows[-1]
-    assert before["ChargePeriodStart"] == "2026-05-04T00:00:00Z"
+    assert before["ChargePeriodStart"] == _utc(2026, 5, 4)
     assert (before["ConsumedQuantity"], before["ConsumedUnit"]) == (Decimal(3_000_000), "Tokens")
     assert (before["PricingQuantity"], before["PricingUnit"]) == (Decimal(3), "1000000 Tokens")
     assert before["ListUnitPrice"] == before["ContractedUnitPrice"] == Decimal("2.5")
     assert before["x_PriceSource"] == "genai-prices"
     # From 2026-05-05 the prices.yaml price is the contracted one; list stays the catalogue's.
-    assert after["ChargePeriodStart"] == "2026-05-05T00:00:00Z"
+    assert after["ChargePeriodStart"] == _utc(2026, 5, 5)
     assert after["ListUnitPrice"] == Decimal("2.5")
     assert after["ContractedUnitPrice"] == Decimal("2")
     assert after["ContractedCost"] == after["ContractedUnitPrice"] * after["PricingQuantity"]
@@ -310,6 +322,32 @@ def test_broken_file_fails_the_checks(
     path = _write_csv(tmp_path / "broken.csv", [row])
     violations = focus_column_violations(path)
     assert any(message in v for v in violations), (case, violations)
+
+
+def test_parquet_date_times_must_be_utc_instants(tmp_path: Path) -> None:
+    """Typed date-times pass when marked UTC (their text form is then checked like a CSV's);
+    naive timestamps are local wall-clock times and fail."""
+    source = _write_csv(tmp_path / "ok.csv", [VALID_ROW])
+    datetimes = ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart")
+    for kind, expected in (("timestamptz", []), ("timestamp", datetimes)):
+        typed = ", ".join(
+            f"cast(replace({c}, 'Z', '') as {kind}) as {c}" for c in datetimes
+        )
+        parquet = tmp_path / f"{kind}.parquet"
+        duckdb.sql(
+            f"copy (select * replace ({typed}) from read_csv('{source}', all_varchar = true))"
+            f" to '{parquet}'"
+        )
+        found = focus_column_violations(parquet)
+        assert [v.split(":")[0] for v in found] == list(expected), found
+    # A typed charge period outside the billing period is still caught.
+    bad = tmp_path / "outside.parquet"
+    duckdb.sql(
+        f"copy (select * replace (timestamptz '2026-06-04 00:00:00+00' as ChargePeriodStart,"
+        f" timestamptz '2026-06-05 00:00:00+00' as ChargePeriodEnd)"
+        f" from read_csv('{source}', all_varchar = true)) to '{bad}'"
+    )
+    assert any("outside the billing period" in v for v in focus_column_violations(bad))
 
 
 def test_unreadable_or_missing_file_is_reported(tmp_path: Path) -> None:
