@@ -45,6 +45,7 @@ from reports.query import newest_timestamp, table_exists
 from reports.query import timestamp_expr as _timestamp_expr
 from reports.spend import (
     TOKENS_SQL,
+    USAGE_TABLE,
     SpendBasis,
     source_roles,
     spend_basis,
@@ -53,7 +54,6 @@ from reports.spend import (
 
 log = logging.getLogger(__name__)
 
-USAGE_TABLE = "marts.fct_usage_daily"
 # How many api keys / users the "top" tables list.
 TOP_N = 10
 # The trend covers the report week and the 12 before it: a quarter, enough to see a direction.
