@@ -89,8 +89,40 @@ def test_bad_cells_fail_the_whole_file_with_row_numbers(tmp_path: Path) -> None:
     with pytest.raises(FormatError) as err:
         _load(write_custom_csv(tmp_path / "bad.csv", rows))
     assert "2 row(s)" in str(err.value)
-    assert "row 2: input_tokens='12x'" in str(err.value)
+    assert "row 2: input_tokens='not an integer: 12x'" in str(err.value)
     assert "row 3: timestamp='yesterday'" in str(err.value)
+
+
+def test_counts_must_be_whole_numbers_not_rounded(tmp_path: Path) -> None:
+    """12.0 is a count; 12.5, 0.6 or 1e3 are refused with their row (never rounded and loaded),
+    in CSV cells and JSON numbers alike, as every other format does."""
+    rows = [
+        usage_row(0, input_tokens="12.0"),
+        usage_row(1, input_tokens="12.5"),
+        usage_row(2, request_count="0.6"),
+        usage_row(3, output_tokens="1e3"),
+    ]
+    with pytest.raises(FormatError) as err:
+        _load(write_custom_csv(tmp_path / "fractions.csv", rows))
+    message = str(err.value)
+    assert "3 row(s)" in message
+    assert "row 2: input_tokens='not an integer: 12.5'" in message
+    assert "row 3: request_count='not an integer: 0.6'" in message
+    assert "row 4: output_tokens='not an integer: 1e3'" in message
+    record = {"timestamp": "2026-10-02", "provider": "openai", "model": "gpt-4o"}
+    jsonl = tmp_path / "fractions.jsonl"
+    jsonl.write_text(
+        json.dumps({**record, "input_tokens": 12.0})
+        + "\n"
+        + json.dumps({**record, "input_tokens": 12.5})
+        + "\n"
+    )
+    with pytest.raises(FormatError, match=r"row 2: input_tokens='not an integer: 12.5'"):
+        _load(jsonl)
+    jsonl.write_text(json.dumps({**record, "input_tokens": 12.0, "request_count": 3}) + "\n")
+    assert _load(jsonl).execute("SELECT input_tokens, request_count FROM pending").fetchall() == [
+        (12, 3)
+    ]
 
 
 def test_missing_required_column_is_a_clear_error(tmp_path: Path) -> None:

@@ -12,7 +12,13 @@ from pathlib import Path
 import duckdb
 
 from ingest.formats.base import ExportFormat, FormatError, Sample
-from ingest.formats.reading import csv_columns, csv_relation_auto, insert_typed, json_relation
+from ingest.formats.reading import (
+    csv_columns,
+    csv_relation_auto,
+    insert_typed,
+    int_text,
+    json_relation,
+)
 
 # name -> (DuckDB type in raw.custom_usage, required?)
 FIELDS: dict[str, tuple[str, bool]] = {
@@ -56,6 +62,10 @@ def _exprs(present: set[str]) -> dict[str, tuple[str, str]]:
             exprs[name] = (text, "TIMESTAMPTZ")
         elif name == "provider":
             exprs[name] = (f"lower(trim({text}))", dtype)
+        elif dtype == "BIGINT":
+            # Counts are whole numbers: '12.0' passes, '12.5' or '1e3' is refused with its row
+            # (a plain cast would round 12.5 to 13 and load it).
+            exprs[name] = (int_text(f"NULLIF(trim(CAST({text} AS VARCHAR)), '')"), dtype)
         else:
             exprs[name] = (f"NULLIF(trim(CAST({text} AS VARCHAR)), '')", dtype)
     return exprs
