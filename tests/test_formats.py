@@ -612,6 +612,23 @@ def test_langfuse_reexport_replaces_observations_by_id(home: MeterrHome) -> None
     ]
 
 
+def test_langfuse_camel_case_cache_keys_are_cache_not_input(home: MeterrHome) -> None:
+    """SDKs pass Bedrock Converse's usage through as camelCase keys: its cache reads and writes
+    are not uncached input."""
+    details = {"input": 100, "cacheReadInputTokens": 5000, "cacheWriteInputTokens": 2000,
+               "output": 10, "total": 7110}
+    line = json.dumps({"id": "obs-camel", "traceId": "t", "type": "GENERATION",
+                       "startTime": "2026-10-13T10:00:00.000Z", "model": "claude-sonnet-4",
+                       "usageDetails": details})
+    (home.drop / "camel").write_text(line + "\n")
+    [outcome] = process_drop_folder(home, [home.drop / "camel"])
+    assert (outcome.status, outcome.format) == ("loaded", "langfuse"), outcome.reason
+    assert _query(home, """
+        SELECT input_tokens, cache_read_tokens, cache_write_tokens, output_tokens
+        FROM raw.langfuse_observations
+    """) == [(100, 5000, 2000, 10)]
+
+
 def test_litellm_cache_counts_providers_and_times(home: MeterrHome) -> None:
     process_drop_folder(home, [
         _drop(home, "litellm/LiteLLM_SpendLogs.csv", "a"),

@@ -9,7 +9,8 @@ definitions are never read.
 Usage comes from ``usageDetails`` (a map of free-form keys to counts): parsed in SQL, only these
 counts are stored, never the map. As in Langfuse itself, keys containing ``input`` are input and
 keys containing ``output`` are output; cache keys are split off: reads (``cache_read``,
-``cached``) and writes (``cache_creation``, ``cache_write``). So ``input_tokens`` is *uncached*
+``cached``, camelCase ``cacheRead`` too) and writes (``cache_creation``, ``cache_write``,
+``cacheWrite``). So ``input_tokens`` is *uncached*
 input and ``output_tokens`` includes reasoning. Older rows without ``usageDetails`` fall back to the
 exported ``inputUsage``/``outputUsage`` or the deprecated ``usage`` object.
 
@@ -60,8 +61,11 @@ FIELDS: dict[str, Field] = {
 }
 _READ = ("usageDetails", "usage", "totalUsage", "costDetails", "totalCost", "calculatedTotalCost")
 
-CACHE_READ = "cache_read|cached|cache_hit"
-CACHE_WRITE = "cache_creation|cache_write|cache_creat"
+# Keys are lower-cased before matching; the underscore is optional because SDKs pass the
+# provider's usage object through as it is: snake_case (``cache_read_input_tokens``) or camelCase
+# (Bedrock Converse's ``cacheReadInputTokens`` / ``cacheWriteInputTokens``).
+CACHE_READ = "cache_?read|cached|cache_?hit"
+CACHE_WRITE = "cache_?creation|cache_?write|cache_?creat"
 SIGNATURE = {"id", "traceId", "startTime"}
 
 
