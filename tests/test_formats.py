@@ -9,6 +9,7 @@ says nothing about its format.
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import io
 import json
@@ -272,6 +273,34 @@ def test_openai_usage_columns_are_read_by_name_and_kind_is_inferred(home: Meterr
     assert _query(home, "SELECT min(start_time), max(end_time) FROM raw.openai_usage_export "
                         "WHERE usage_kind = 'completions'") == [
         (datetime(2026, 10, 1, 10, 0), datetime(2026, 10, 2, 8, 31))
+    ]
+
+
+def test_openai_usage_export_with_its_time_columns_moved_loads_the_same(
+    home: MeterrHome,
+) -> None:
+    """The dashboard puts the four time columns first; a file re-saved with them moved (or the
+    documented empty export, reordered) is still the activity export, read by header name."""
+    original = FIXTURES / "openai/completions_usage_2026-10-01_2026-10-02.csv"
+    rows = list(csv.reader(io.StringIO(original.read_text(encoding="utf-8"))))
+    order = list(range(4, len(rows[0]))) + [2, 0, 3, 1]
+    moved = home.drop / "moved.csv"
+    moved.write_text(
+        "".join(",".join(row[i] for i in order) + "\n" for row in rows), encoding="utf-8"
+    )
+    empty = home.drop / "empty.csv"
+    empty.write_text("end_time_iso,start_time,start_time_iso,end_time\n", encoding="utf-8")
+    outcomes = {o.name: o for o in process_drop_folder(home, [moved, empty])}
+    assert (outcomes["moved.csv"].status, outcomes["moved.csv"].format) == (
+        "loaded", "openai_usage_csv"
+    ), outcomes["moved.csv"].reason
+    assert outcomes["empty.csv"].line() == "empty.csv: loaded 0 rows"
+    assert _query(home, """
+        SELECT usage_date, sum(input_tokens), sum(output_tokens), count(*)
+        FROM raw.openai_usage_export GROUP BY ALL ORDER BY ALL
+    """) == [
+        (datetime(2026, 10, 1).date(), 7000, 1400, 2),
+        (datetime(2026, 10, 2).date(), 1200, 300, 1),
     ]
 
 

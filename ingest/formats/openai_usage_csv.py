@@ -103,9 +103,12 @@ _KIND_BY_COLUMN = (
 
 
 def detect(sample: Sample) -> bool:
-    """A CSV starting with the four time columns, without the cost export's ``amount_value``."""
+    """A CSV with the four time columns, without the cost export's ``amount_value``. The
+    dashboard puts them first, but the header is matched by name: a re-saved file may move them."""
     header = sample.csv_header()
-    return header is not None and header[:4] == TIME_COLUMNS and "amount_value" not in header
+    return (
+        header is not None and set(TIME_COLUMNS) <= set(header) and "amount_value" not in header
+    )
 
 
 def _kind_expr(present: set[str]) -> str:
@@ -128,7 +131,7 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: 
     """Stream the CSV into ``pending`` (one row per bucket and grouping)."""
     if input_kind(path) != "csv":
         raise FormatError("an OpenAI usage export must be CSV")
-    if read_csv_header(path) == TIME_COLUMNS:
+    if set(read_csv_header(path)) == set(TIME_COLUMNS):
         # The documented empty export: buckets without any metric column carry no usage.
         return 0
     ensure_utc(con)
