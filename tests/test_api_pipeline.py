@@ -205,6 +205,47 @@ def test_schedule_does_not_count_a_failed_pull_as_pulled(
     assert tags["dagster/asset_partition_range_start"] == day_after
 
 
+def test_a_response_that_stops_short_is_an_error_and_its_days_are_pulled_again(
+    home: MeterrHome, server: FakeProviderServer, api_env: Path, capfd
+) -> None:
+    """The costs API answers without buckets for two days (has_more false): the run keeps what
+    came, says so as an error, and the integration counts as pulled only up to the day before
+    the first missing one, so the next run asks for them again and fills them."""
+    import json
+
+    from ingest.providers.sync import get_endpoint, last_synced_days
+
+    costs = get_endpoint("openai_costs")
+    missing = {server.days[4], server.days[6]}  # days with usage (every fifth day has none)
+    original = server.respond
+
+    def short(method, path, headers):
+        status, hdrs, body, delay = original(method, path, headers)
+        if status == 200 and body and "/costs" in path:
+            page = json.loads(body)
+            page["data"] = [b for b in page["data"] if costs.bucket_day(b) not in missing]
+            body = json.dumps(page).encode()
+        return status, hdrs, body, delay
+
+    server.respond = short
+    assert cli.main(["run"]) == 1
+    err = capfd.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert any("no bucket for 2 day(s)" in line and "openai_costs" in line for line in errors), (
+        err[-3000:]
+    )
+    first_missing = min(missing)
+    assert last_synced_days(home, "env-openai")["openai_costs"] == first_missing - timedelta(1)
+    assert cli.api_window(home)[0] <= first_missing
+
+    server.respond = original
+    assert cli.main(["run"]) == 0, capfd.readouterr().err[-3000:]
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        found = con.execute("SELECT DISTINCT usage_date FROM raw.openai_costs").fetchall()
+    days = {row[0] for row in found}
+    assert missing <= days
+
+
 def test_run_fills_the_days_missed_since_the_last_sync(home: MeterrHome, api_env: Path) -> None:
     """`meterr run` after a week without runs pulls from the day after the oldest endpoint's last
     synced day, not only the trailing three days."""

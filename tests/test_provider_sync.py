@@ -341,6 +341,17 @@ def test_a_response_without_some_days_buckets_keeps_those_days(server, home, end
     ))
     audit = query(home, "SELECT message FROM meta.key_audit ORDER BY requested_at")[-1][0]
     assert "no bucket for 2 day(s)" in audit
+    # Pulled only up to the day before the first missing one (the first pull had got to the
+    # end): the next pull asks for the missing days again, and they come back.
+    first_missing = min(missing)
+    assert result.first_uncovered_day == first_missing
+    through = sync.last_synced_days(home, "env-test")[endpoint]
+    assert through == first_missing - timedelta(days=1)
+    assert set(sync.days_to_sync(through, server.days[-1])) >= missing
+    server.respond = original
+    refill = run(server, home, endpoint, first_missing, server.days[-1])
+    assert refill.uncovered_days == 0
+    assert sync.last_synced_days(home, "env-test")[endpoint] == server.days[-1]
 
 
 def test_auth_errors_are_audited_and_shown_on_the_integration(server, home, monkeypatch):

@@ -130,6 +130,17 @@ def _make_asset(name: str):
                 context.log.info(
                     f"{integration.integration_id}: {result.rows} rows for {first}..{last}"
                 )
+                if result.uncovered_days:
+                    # A response that stopped short: what came is kept, but the window is not
+                    # pulled (the schedule and `meterr run` ask for the missing days again).
+                    short = (
+                        f"{integration.integration_id}: {endpoint.name} {first}..{last}: the "
+                        f"response has no bucket for {result.uncovered_days} day(s) from "
+                        f"{result.first_uncovered_day}; those days are asked for again on the "
+                        "next pull"
+                    )
+                    errors.append(short)
+                    context.log.warning(short)
             except SyncGateError as exc:
                 errors.append(f"{integration.integration_id}: {exc}")
             except Exception as exc:  # one user's bad key must not stop the others

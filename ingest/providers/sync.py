@@ -139,6 +139,9 @@ class SyncResult:
     """Rows whose bucket fell outside the window (not this window's to replace); not loaded."""
     uncovered_days: int = 0
     """Days of the window the response has no bucket for: their stored rows were kept."""
+    first_uncovered_day: date | None = None
+    """The first of those days: the integration counts as pulled only up to the day before it,
+    so the next pull asks for it again."""
     committed: bool = False
     http_status: int | None = None
     gate: GateResult | None = None
@@ -494,14 +497,19 @@ def sync_window(
     # The APIs return a bucket for every day of the window, with `results: []` when there was no
     # usage. A day without a bucket is a response that stopped short (a proxy, an outage, a
     # truncated page), not a day of no usage: its stored rows stay as they are.
-    result.uncovered_days = (last_day - first_day).days + 1 - len(covered)
-    if result.uncovered_days:
+    found = set(covered)
+    uncovered = [day for day in result.days if day not in found]
+    result.uncovered_days = len(uncovered)
+    result.first_uncovered_day = uncovered[0] if uncovered else None
+    if uncovered:
         log.warning(
-            "%s %s..%s: the response has no bucket for %d day(s); their stored rows are kept",
+            "%s %s..%s: the response has no bucket for %d day(s) from %s; their stored rows are "
+            "kept and they are asked for again on the next pull",
             ep.name,
             first_day,
             last_day,
             result.uncovered_days,
+            uncovered[0],
         )
 
     # 2. + 3. Pending table, gate, and one atomic replace of the window.
@@ -530,7 +538,12 @@ def sync_window(
                 "WHERE integration_id = ? AND endpoint = ?",
                 [integration_id, ep.name],
             ).fetchone()[0]
-            through = max(previous, last_day) if previous else last_day
+            if result.first_uncovered_day is not None:
+                # Pulled only up to the first day the response lacks, even if an earlier pull
+                # got further: the next pull starts there and fills the gap.
+                through = result.first_uncovered_day - timedelta(days=1)
+            else:
+                through = max(previous, last_day) if previous else last_day
             audit = audit_statement(
                 requested_at=requested_at,
                 integration_id=integration_id,
@@ -540,7 +553,8 @@ def sync_window(
                 http_status=result.http_status,
                 message=f"{result.rows} row(s), {result.pages} page(s)"
                 + (
-                    f", no bucket for {result.uncovered_days} day(s): kept as stored"
+                    f", no bucket for {result.uncovered_days} day(s) from "
+                    f"{result.first_uncovered_day}: kept as stored, asked for again next pull"
                     if result.uncovered_days
                     else ""
                 ),
