@@ -114,6 +114,27 @@ def test_has_more_without_cursor_is_an_error(server):
         list(client.paginate(openai_api.COSTS_PATH, window_params(server)))
 
 
+def test_a_cursor_that_loops_with_fresh_tokens_stops_at_the_first_repeated_page(server):
+    """Every answer is the first page again under a new-looking cursor: the repeated buckets are
+    the loop, caught on the second page rather than after MAX_PAGES requests."""
+    original = server.respond
+    issued = []
+
+    def looping(method, path, headers):
+        status, hdrs, body, delay = original(method, path.split("&page=")[0], headers)
+        page = json.loads(body)
+        issued.append(f"page_fresh_{len(issued)}")
+        page.update(has_more=True, next_page=issued[-1])
+        return status, hdrs, json.dumps(page).encode(), delay
+
+    server.respond = looping
+    with openai_client(server) as client, pytest.raises(
+        ProviderRequestError, match="repeated buckets already received"
+    ):
+        list(client.paginate(openai_api.COMPLETIONS_PATH, window_params(server)))
+    assert len(issued) == 2
+
+
 # -- group_by encodings -------------------------------------------------------------------------
 
 

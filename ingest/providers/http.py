@@ -12,6 +12,7 @@ httpx's request log lines cannot contain it), and every error message built here
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -390,6 +391,7 @@ class ProviderClient:
         base = _as_pairs(params)
         token: str | None = None
         seen: set[str] = set()
+        contents: set[str] = set()
         for _ in range(MAX_PAGES):
             query = [*base, ("page", token)] if token else list(base)
             page = self.get_json(path, query)
@@ -399,6 +401,20 @@ class ProviderClient:
                     f"{self.profile.display} GET {path} returned a page without a 'data' list",
                     self.last_status,
                 )
+            # Pages hold distinct buckets (each has its own start time): a page whose buckets
+            # came already is a loop, even when every cursor looks new.
+            if page["data"]:
+                content = hashlib.sha256(
+                    json.dumps(page["data"], sort_keys=True, default=str).encode()
+                ).hexdigest()
+                if content in contents:
+                    raise self._fail(
+                        ProviderRequestError,
+                        f"{self.profile.display} GET {path}: a page repeated buckets already "
+                        "received (the cursor loops); stopping",
+                        self.last_status,
+                    )
+                contents.add(content)
             yield page
             if not page.get("has_more"):
                 return
