@@ -313,6 +313,33 @@ def test_retries_run_out(server):
     assert len(server.requests) == 3 and len(sleeps) == 2
 
 
+def test_a_200_body_that_is_not_json_is_retried_then_reported_with_its_position(server):
+    """A body mangled on the way (here: cut short with a matching length) is asked for again;
+    one that stays broken is an error naming where the JSON breaks."""
+    original = server.respond
+    broken = {"left": 1}
+
+    def truncated(method, path, headers):
+        status, hdrs, body, delay = original(method, path, headers)
+        if broken["left"]:
+            broken["left"] -= 1
+            body = body[: len(body) // 2]
+        return status, hdrs, body, delay
+
+    server.respond = truncated
+    sleeps: list[float] = []
+    with openai_client(server, sleeps) as client:
+        assert client.get_json(openai_api.COSTS_PATH, window_params(server))["data"]
+    assert client.requests == 2 and len(sleeps) == 1
+
+    broken["left"] = 99
+    with openai_client(server, attempts=3) as client, pytest.raises(
+        ProviderRequestError, match=r"not JSON \(.* at line 1 column \d+\), 3 time\(s\)"
+    ):
+        client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert client.requests == 3
+
+
 def test_other_4xx_is_not_retried_and_carries_the_message(server):
     server.fail_with(
         400,

@@ -172,6 +172,18 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = No
     return value if value >= 0 else None
 
 
+def _json_body(content: bytes) -> tuple[Any, str | None]:
+    """(the parsed body, None), or (None, what is wrong with it and where)."""
+    try:
+        # parse_float=Decimal: OpenAI's cost amounts are JSON numbers; a float would change
+        # their digits before they reach DECIMAL columns.
+        return json.loads(content, parse_float=Decimal), None
+    except json.JSONDecodeError as exc:
+        return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    except UnicodeDecodeError as exc:
+        return None, str(exc)
+
+
 def error_message(response: httpx.Response) -> str:
     """The provider's own error text: ``error.message`` in both OpenAI's and Anthropic's bodies."""
     try:
@@ -337,37 +349,40 @@ class ProviderClient:
                 status = response.status_code
                 self.last_status = status
                 if status < 300:
-                    try:
-                        # parse_float=Decimal: OpenAI's cost amounts are JSON numbers; a float
-                        # would change their digits before they reach DECIMAL columns.
-                        return json.loads(response.content, parse_float=Decimal)
-                    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    parsed, problem = _json_body(response.content)
+                    if problem is None:
+                        return parsed
+                    # A body cut short or mangled on the way (a proxy, a dropped connection
+                    # with a matching length) is worth another request.
+                    problem = f"HTTP {status} with a body that is not JSON ({problem})"
+                    if attempt == attempts:
                         raise self._fail(
                             ProviderRequestError,
-                            f"{name} GET {path} returned HTTP {status} with a body that is not "
-                            f"JSON ({exc.msg if hasattr(exc, 'msg') else exc})",
+                            f"{name} GET {path} returned {problem}, {attempts} time(s)",
                             status,
-                        ) from None
-                if status in AUTH_STATUSES:
-                    raise self._auth_error(response)
-                should_retry = response.headers.get("x-should-retry", "").lower()
-                retryable = status in RETRY_STATUSES or should_retry == "true"
-                if should_retry == "false":
-                    retryable = False
-                if not retryable:
-                    raise self._fail(
-                        ProviderRequestError,
-                        f"{name} GET {path} failed with HTTP {status}: {error_message(response)}",
-                        status,
-                    )
-                problem = f"HTTP {status}: {error_message(response)}"
-                if attempt == attempts:
-                    raise self._fail(
-                        ProviderUnavailableError,
-                        f"{name} GET {path} failed after {attempts} attempt(s): {problem}",
-                        status,
-                    )
-                retry_after = retry_after_seconds(response.headers)
+                        )
+                else:
+                    if status in AUTH_STATUSES:
+                        raise self._auth_error(response)
+                    should_retry = response.headers.get("x-should-retry", "").lower()
+                    retryable = status in RETRY_STATUSES or should_retry == "true"
+                    if should_retry == "false":
+                        retryable = False
+                    if not retryable:
+                        raise self._fail(
+                            ProviderRequestError,
+                            f"{name} GET {path} failed with HTTP {status}: "
+                            f"{error_message(response)}",
+                            status,
+                        )
+                    problem = f"HTTP {status}: {error_message(response)}"
+                    if attempt == attempts:
+                        raise self._fail(
+                            ProviderUnavailableError,
+                            f"{name} GET {path} failed after {attempts} attempt(s): {problem}",
+                            status,
+                        )
+                    retry_after = retry_after_seconds(response.headers)
             wait = self.retry.delay(attempt, retry_after, self.rng)
             log.warning(
                 "%s GET %s: %s; retrying in %.1fs (attempt %d of %d)",
