@@ -383,3 +383,50 @@ def test_cost_and_usage_exports_grouped_differently_count_the_spend_once(
         ("2026-10-21", "gpt-4o", None, 1000),
     ]
     assert sum(billed for *_, billed in rows) == Decimal("0.013800")
+
+
+_OCT22 = "1792627200,1792713600,2026-10-22T00:00:00+00:00,2026-10-23T00:00:00+00:00"
+_CACHED_INPUT_BILLED_APART = {
+    # The Cost view by line item: 2,000 uncached input tokens ($2/M) and 9,000 cached ($0.50/M).
+    "cost.csv": (
+        _COST_HEADER
+        + f'{_OCT22},0.004,usd,,,"gpt-4.1-2025-04-14, input",,,,,,,,\n'
+        + f'{_OCT22},0.0045,usd,,,"gpt-4.1-2025-04-14, cached input",,,,,,,,\n'
+    ),
+    # The Activity view by API key: input_tokens includes the cached ones.
+    "usage.csv": (
+        "start_time,end_time,start_time_iso,end_time_iso,api_key_id,num_model_requests,"
+        "input_tokens,output_tokens,input_cached_tokens,model\n"
+        "1792670400,1792670460,2026-10-22T12:00:00+00:00,2026-10-22T12:01:00+00:00,"
+        "key_A,1,1000,0,0,gpt-4.1-2025-04-14\n"
+        "1792670400,1792670460,2026-10-22T12:00:00+00:00,2026-10-22T12:01:00+00:00,"
+        "key_B,1,10000,0,9000,gpt-4.1-2025-04-14\n"
+    ),
+}
+
+
+def test_an_input_line_next_to_a_cached_input_line_is_shared_by_uncached_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenAI bills cached input on its own line, so the 'input' line is the uncached input: two
+    keys with 1,000 uncached tokens each share it equally, and the cached line goes to the key
+    that read the cache (not 1:10 by all input, which would charge key_B for key_A's input)."""
+    home = meterr_home(tmp_path / "home").ensure()
+    monkeypatch.setenv("METERR_HOME", str(home.root))
+    _drop(home, {name: text.encode() for name, text in _CACHED_INPUT_BILLED_APART.items()})
+    done = run_dbt(
+        ["build", "--select", "+fct_usage_daily", "--indirect-selection", "cautious"],
+        home.warehouse,
+        tmp_path / "dbt",
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    rows = query(
+        home.warehouse,
+        "select api_key_id, input_tokens, cached_input_tokens, billed_cost_usd "
+        "from marts.fct_usage_daily where source = 'openai_export' order by 1",
+    )
+    assert rows == [
+        ("key_A", 1000, 0, Decimal("0.002000")),
+        ("key_B", 1000, 9000, Decimal("0.006500")),
+    ]
+

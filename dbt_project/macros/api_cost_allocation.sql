@@ -33,7 +33,8 @@
      bucket, by largest remainder (macros/accounting.sql), so they add up to the line exactly.
 
   token_bucket -> the tokens a line is shared by:
-    input           all input: uncached + cache reads + cache writes
+    input           all input: uncached + cache reads + cache writes (uncached input only when
+                    the same day, integration and model also has a cache_read line)
     uncached_input  uncached input        cache_read      cache reads
     cache_write     all cache writes      cache_write_5m  cache writes - 1-hour writes
     cache_write_1h  1-hour cache writes   output          output
@@ -59,6 +60,27 @@
 
 {% macro api_cost_allocation(strict_match, relaxed_match, loose_match=none, model_match=none) -%}
 {%- set model_match = model_match or 'lower(usage.model) = cost.match_model' -%}
+cost_lines_bucketed as (
+
+    -- OpenAI bills cached input on its own line ('gpt-4o, cached input'): where a model has such
+    -- a line that day, its 'input' line is the uncached input only, and is shared by it (else
+    -- a key with many cache reads would take a share of the uncached input it did not use).
+    select
+        * replace (
+            case
+                when token_bucket = 'input'
+                    and bool_or(token_bucket = 'cache_read') over (
+                        partition by usage_date, integration_id, match_model
+                    )
+                    then 'uncached_input'
+                else token_bucket
+            end as token_bucket
+        )
+
+    from cost_lines
+
+),
+
 cost_day as (
 
     select
@@ -70,7 +92,7 @@ cost_day as (
             as hugeint
         ) as _day_micro
 
-    from cost_lines
+    from cost_lines_bucketed
 
 ),
 
