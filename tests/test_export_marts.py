@@ -349,15 +349,14 @@ _DIFFERENTLY_GROUPED = {
 }
 
 
-def test_cost_and_usage_exports_grouped_differently_count_the_spend_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A Cost export line without a project covers every project's usage of its model, and one
-    without a line item every model's: the day's spend is the Cost export's, once (not the usage
-    at list price plus the same amount as lines no usage explains)."""
+def _openai_exports_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str]
+) -> MeterrHome:
+    """A fresh home with ``files`` (name -> CSV text) loaded from the drop folder and the spend
+    and usage marts built on them (only the models they need)."""
     home = meterr_home(tmp_path / "home").ensure()
     monkeypatch.setenv("METERR_HOME", str(home.root))
-    _drop(home, {name: text.encode() for name, text in _DIFFERENTLY_GROUPED.items()})
+    _drop(home, {name: text.encode() for name, text in files.items()})
     done = run_dbt(
         ["build", "--select", "+fct_spend_daily", "+fct_usage_daily"]
         + ["--indirect-selection", "cautious"],
@@ -365,6 +364,16 @@ def test_cost_and_usage_exports_grouped_differently_count_the_spend_once(
         tmp_path / "dbt",
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    return home
+
+
+def test_cost_and_usage_exports_grouped_differently_count_the_spend_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Cost export line without a project covers every project's usage of its model, and one
+    without a line item every model's: the day's spend is the Cost export's, once (not the usage
+    at list price plus the same amount as lines no usage explains)."""
+    home = _openai_exports_built(tmp_path, monkeypatch, _DIFFERENTLY_GROUPED)
     spend = query(
         home.warehouse,
         "select usage_date::varchar, sum(spend_usd) from marts.fct_spend_daily "
@@ -411,15 +420,7 @@ def test_an_input_line_next_to_a_cached_input_line_is_shared_by_uncached_input(
     """OpenAI bills cached input on its own line, so the 'input' line is the uncached input: two
     keys with 1,000 uncached tokens each share it equally, and the cached line goes to the key
     that read the cache (not 1:10 by all input, which would charge key_B for key_A's input)."""
-    home = meterr_home(tmp_path / "home").ensure()
-    monkeypatch.setenv("METERR_HOME", str(home.root))
-    _drop(home, {name: text.encode() for name, text in _CACHED_INPUT_BILLED_APART.items()})
-    done = run_dbt(
-        ["build", "--select", "+fct_usage_daily", "--indirect-selection", "cautious"],
-        home.warehouse,
-        tmp_path / "dbt",
-    )
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    home = _openai_exports_built(tmp_path, monkeypatch, _CACHED_INPUT_BILLED_APART)
     rows = query(
         home.warehouse,
         "select api_key_id, input_tokens, cached_input_tokens, billed_cost_usd "
