@@ -114,6 +114,27 @@ def test_has_more_without_cursor_is_an_error(server):
         list(client.paginate(openai_api.COSTS_PATH, window_params(server)))
 
 
+def test_a_cursor_given_twice_stops_the_paging(server):
+    original = server.respond
+    calls = []
+
+    def same_cursor(method, path, headers):
+        status, hdrs, body, delay = original(method, path.split("&page=")[0], headers)
+        page = json.loads(body)
+        calls.append(path)
+        if len(calls) > 1:
+            page["data"] = page["data"][1:]  # new buckets, so only the cursor gives it away
+        page.update(has_more=True, next_page="page_same")
+        return status, hdrs, json.dumps(page).encode(), delay
+
+    server.respond = same_cursor
+    with openai_client(server) as client, pytest.raises(
+        ProviderRequestError, match="the page cursor repeated"
+    ):
+        list(client.paginate(openai_api.COMPLETIONS_PATH, window_params(server)))
+    assert len(calls) == 2
+
+
 def test_a_cursor_that_loops_with_fresh_tokens_stops_at_the_first_repeated_page(server):
     """Every answer is the first page again under a new-looking cursor: the repeated buckets are
     the loop, caught on the second page rather than after MAX_PAGES requests."""
