@@ -114,46 +114,42 @@ def test_has_more_without_cursor_is_an_error(server):
         list(client.paginate(openai_api.COSTS_PATH, window_params(server)))
 
 
-def test_a_cursor_given_twice_stops_the_paging(server):
+def _same_cursor(page: dict, call: int) -> None:
+    """The same cursor every time, over new buckets: only the cursor gives the loop away."""
+    page["data"] = page["data"][call:]
+    page.update(has_more=True, next_page="page_same")
+
+
+def _fresh_cursors(page: dict, call: int) -> None:
+    """The first page again under a new-looking cursor: only the repeated buckets give it away."""
+    page.update(has_more=True, next_page=f"page_fresh_{call}")
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "message"),
+    [
+        (_same_cursor, "the page cursor repeated"),
+        (_fresh_cursors, "repeated buckets already received"),
+    ],
+    ids=["cursor given twice", "fresh cursors, same buckets"],
+)
+def test_a_looping_cursor_stops_at_the_second_page(server, rewrite, message):
+    """Caught on the second page, not after MAX_PAGES requests."""
     original = server.respond
     calls = []
 
-    def same_cursor(method, path, headers):
-        status, hdrs, body, delay = original(method, path.split("&page=")[0], headers)
-        page = json.loads(body)
-        calls.append(path)
-        if len(calls) > 1:
-            page["data"] = page["data"][1:]  # new buckets, so only the cursor gives it away
-        page.update(has_more=True, next_page="page_same")
-        return status, hdrs, json.dumps(page).encode(), delay
-
-    server.respond = same_cursor
-    with openai_client(server) as client, pytest.raises(
-        ProviderRequestError, match="the page cursor repeated"
-    ):
-        list(client.paginate(openai_api.COMPLETIONS_PATH, window_params(server)))
-    assert len(calls) == 2
-
-
-def test_a_cursor_that_loops_with_fresh_tokens_stops_at_the_first_repeated_page(server):
-    """Every answer is the first page again under a new-looking cursor: the repeated buckets are
-    the loop, caught on the second page rather than after MAX_PAGES requests."""
-    original = server.respond
-    issued = []
-
     def looping(method, path, headers):
+        # Every answer is built from the first page (the cursor meterr sends is ignored).
         status, hdrs, body, delay = original(method, path.split("&page=")[0], headers)
         page = json.loads(body)
-        issued.append(f"page_fresh_{len(issued)}")
-        page.update(has_more=True, next_page=issued[-1])
+        rewrite(page, len(calls))
+        calls.append(path)
         return status, hdrs, json.dumps(page).encode(), delay
 
     server.respond = looping
-    with openai_client(server) as client, pytest.raises(
-        ProviderRequestError, match="repeated buckets already received"
-    ):
+    with openai_client(server) as client, pytest.raises(ProviderRequestError, match=message):
         list(client.paginate(openai_api.COMPLETIONS_PATH, window_params(server)))
-    assert len(issued) == 2
+    assert len(calls) == 2
 
 
 # -- group_by encodings -------------------------------------------------------------------------
