@@ -128,6 +128,15 @@ def write_admin(
     return atomic_write_text(layout.reports / "admin.html", html)
 
 
+def _pointing_at(week: str, weeks_with_usage: list[str]) -> set[str]:
+    """The weeks whose page shows something of ``week``: the nearest weeks with usage on each
+    side (their earlier/later links skip weeks without usage) and the week after it (its
+    comparison with the week before)."""
+    earlier = max((w for w in weeks_with_usage if w < week), default=None)
+    later = min((w for w in weeks_with_usage if w > week), default=None)
+    return {w for w in (earlier, later, shift_week(week, 1)) if w is not None}
+
+
 def write_reports(
     con: duckdb.DuckDBPyConnection,
     home: MeterrHome | str | os.PathLike[str],
@@ -136,8 +145,8 @@ def write_reports(
     *,
     now: datetime | None = None,
 ) -> Path:
-    """Render ``week`` (default: the last complete ISO week before ``today``), the pages of the
-    weeks either side of it that exist already, the index and the admin page.
+    """Render ``week`` (default: the last complete ISO week before ``today``), the existing pages
+    that point at it (:func:`_pointing_at`), the index and the admin page.
 
     The neighbours are re-rendered because they point at ``week``: their earlier/later links (a
     new page has no link to it yet) and the next week's comparison with it (a restated week
@@ -151,9 +160,8 @@ def write_reports(
     rendered = _rendered_weeks(layout)
     linkable = rendered | {chosen}
     path = _write_week(con, layout, chosen, linkable, moment)
-    for neighbour in (shift_week(chosen, -1), shift_week(chosen, 1)):
-        if neighbour in rendered:
-            _write_week(con, layout, neighbour, linkable, moment)
+    for neighbour in _pointing_at(chosen, available_weeks(con)) & rendered:
+        _write_week(con, layout, neighbour, linkable, moment)
     write_index(con, layout, now=moment)
     write_admin(con, layout, now=moment)
     return path

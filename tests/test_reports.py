@@ -528,6 +528,24 @@ def test_rendering_one_week_refreshes_the_neighbours_that_point_at_it(
     assert after != before and f"({expected:,.2f}" in after.replace("$", "")
 
 
+def test_the_neighbour_across_weeks_without_usage_is_refreshed_too(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """Earlier/later links skip weeks without usage: with 2025-W01 and W02 empty, 2024-W52's
+    page links to 2025-W03 once that is rendered, though they are not adjacent weeks."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "DELETE FROM marts.fct_usage_daily"
+            " WHERE usage_date BETWEEN '2024-12-30' AND '2025-01-12'"
+        )
+    home = meterr_home(tmp_path / "home")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        write_reports(con, home, week="2024-W52", now=NOW)
+        write_reports(con, home, week=WEEK, now=NOW)
+    earlier = (home.weekly_reports / "2024-W52.html").read_text(encoding="utf-8")
+    assert f'href="{WEEK}.html"' in earlier
+
+
 def test_a_weekday_with_no_usage_at_all_is_called_out(tmp_path: Path) -> None:
     """Weekdays had usage for five weeks; on Wed 15 Jan nothing arrived from any source (a missed
     export) while Thursday's did. Weekends were always quiet and are not called out."""
