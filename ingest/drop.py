@@ -167,8 +167,28 @@ def archive_file(home: MeterrHome, path: Path) -> Path:
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     target = _unique_destination(home.archive / day, _relative_to_drop(home, path))
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), target)
+    _move_content(path, target)
     return target
+
+
+def _move_content(path: Path, target: Path) -> None:
+    """Move ``path`` to ``target``. A symbolic link is replaced by a copy of the bytes it points
+    at (the linked file itself is left where it is): archive/ and quarantine/ must keep what was
+    read, not a link whose target can change or vanish. A dangling link is moved as it is."""
+    if path.is_symlink() and path.exists():
+        shutil.copy2(path, target)
+        path.unlink()
+    else:
+        shutil.move(str(path), target)
+
+
+def _stored_digest(stored: Path) -> str:
+    """The ledger's identity of a quarantined file: the SHA-256 of its bytes, or, for a file
+    that cannot be read at all (no permission), a marker naming where it was stored."""
+    try:
+        return ledger.sha256_of(stored)
+    except OSError:
+        return f"unreadable:{stored}"
 
 
 def quarantine_file(
@@ -177,7 +197,7 @@ def quarantine_file(
     """Move a failed file into ``quarantine/`` with ``NAME.error.json`` (reason, format, time)."""
     target = _unique_destination(home.quarantine, _relative_to_drop(home, path))
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), target)
+    _move_content(path, target)
     error = {
         "file": path.name,
         "reason": reason,
@@ -425,7 +445,7 @@ def process_file(
         for outcome in bad:
             ledger.record(
                 con,
-                outcome.file_sha256 or ledger.sha256_of(stored),
+                outcome.file_sha256 or _stored_digest(stored),
                 outcome.name,
                 outcome.format,
                 "quarantined",

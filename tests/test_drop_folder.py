@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -117,6 +121,72 @@ def test_unknown_format_and_empty_file(home: MeterrHome) -> None:
     assert outcomes["notes.txt"].status == "quarantined"
     assert "no known format" in outcomes["notes.txt"].reason
     assert outcomes["empty.csv"].status == "quarantined"
+
+
+# Run as root, a file's mode bits do not stop reading; setpriv drops the two capabilities that
+# override them, so the process meets the file as any other user would.
+_AS_AN_ORDINARY_USER = (
+    ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+)
+
+
+@pytest.mark.skipif(
+    bool(_AS_AN_ORDINARY_USER) and not shutil.which("setpriv"),
+    reason="running as root without setpriv: no file is unreadable",
+)
+def test_an_unreadable_file_is_quarantined_and_the_rest_loads(home: MeterrHome) -> None:
+    write_custom_csv(home.drop / "readable.csv", [usage_row(i) for i in range(3)])
+    locked = write_custom_csv(home.drop / "locked.csv", [usage_row(i + 10) for i in range(2)])
+    locked.chmod(0)
+    program = (
+        "import json; from ingest.drop import process_drop_folder; "
+        "from ingest.paths import meterr_home; "
+        "print(json.dumps({o.name: [o.status, o.reason] for o in "
+        "process_drop_folder(meterr_home())}))"
+    )
+    done = subprocess.run(
+        [*_AS_AN_ORDINARY_USER, sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcomes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcomes["readable.csv"] == ["loaded", None]
+    status, reason = outcomes["locked.csv"]
+    assert status == "quarantined" and "Permission denied" in reason
+    assert _raw_totals(home)[0] == 3
+    kept = home.quarantine / "locked.csv"
+    kept.chmod(0o644)
+    assert kept.read_bytes().startswith(b"timestamp,"), "quarantine keeps the bytes"
+    error = json.loads((home.quarantine / "locked.csv.error.json").read_text())
+    assert "Permission denied" in error["reason"]
+    assert ("locked.csv", "quarantined", 0, None) in _ledger(home)
+
+
+def test_a_symlinked_file_is_archived_as_its_bytes_and_its_target_kept(
+    home: MeterrHome, tmp_path: Path
+) -> None:
+    rows = [usage_row(i) for i in range(4)]
+    outside = write_custom_csv(tmp_path / "elsewhere" / "usage.csv", rows)
+    (home.drop / "linked.csv").symlink_to(outside)
+    assert [o.line() for o in process_drop_folder(home)] == ["linked.csv: loaded 4 rows"]
+    (archived,) = home.archive.rglob("linked.csv")
+    assert not archived.is_symlink() and archived.read_bytes() == outside.read_bytes()
+    assert outside.exists() and not (home.drop / "linked.csv").exists()
+
+
+def test_a_symlinked_bad_file_is_quarantined_as_its_bytes(home: MeterrHome, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere" / "notes.txt"
+    outside.parent.mkdir()
+    outside.write_text("just some notes\n")
+    (home.drop / "notes.txt").symlink_to(outside)
+    (outcome,) = process_drop_folder(home)
+    assert outcome.status == "quarantined"
+    kept = home.quarantine / "notes.txt"
+    assert not kept.is_symlink() and kept.read_text() == "just some notes\n"
+    assert (home.quarantine / "notes.txt.error.json").exists() and outside.exists()
 
 
 def test_hidden_and_partial_files_are_left_alone(home: MeterrHome) -> None:
