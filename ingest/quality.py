@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from ingest import gx_process
-from ingest.formats.base import KNOWN_PROVIDERS, RawTable
+from ingest.formats.base import KNOWN_PROVIDERS, MAX_QUANTITY, RawTable
 from ingest.formats.reading import sql_str
 from ingest.gx_process import Expectation, Failed
 
@@ -68,11 +68,17 @@ def _from_epoch_us(value: Any) -> str:
 
 def build_expectations(fmt: RawTable, *, now: datetime | None = None) -> list[Expectation]:
     """The expectations of ``fmt``'s suite over the frame :func:`validation_select` builds:
-    nulls, signs, time range (as epoch microseconds) and provider names."""
+    nulls, counts and costs from 0 to :data:`MAX_QUANTITY`, time range (as epoch microseconds)
+    and provider names."""
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
     exps = [Expectation("ExpectColumnValuesToNotBeNull", {"column": c}) for c in fmt.required]
     for col in fmt.non_negative:
-        exps.append(Expectation("ExpectColumnValuesToBeBetween", {"column": col, "min_value": 0}))
+        exps.append(
+            Expectation(
+                "ExpectColumnValuesToBeBetween",
+                {"column": col, "min_value": 0, "max_value": MAX_QUANTITY},
+            )
+        )
     if fmt.timestamp_column:
         exps.append(
             Expectation(
@@ -310,6 +316,7 @@ def raw_invariant_violations(
     checks: list[tuple[str, str]] = []
     for col in spec.non_negative:
         checks.append((f"{col} < 0", f'"{col}" < 0'))
+        checks.append((f"{col} > {MAX_QUANTITY:,}", f'"{col}" > {MAX_QUANTITY}'))
     for col in spec.required:
         checks.append((f"{col} is null", f'"{col}" IS NULL'))
     if spec.timestamp_column:

@@ -285,6 +285,26 @@ def test_a_value_too_large_for_its_column_is_a_named_audited_refusal(
     assert outcome == "error" and column in message
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "field", "value"),
+    [
+        ("openai_usage_completions", "output_tokens", 9 * 10**15),
+        ("anthropic_usage_messages", "output_tokens", 9 * 10**18),
+    ],
+)
+def test_a_count_that_fits_its_column_but_no_real_day_is_refused(
+    server, home, endpoint, field, value
+):
+    """Within BIGINT, but tokens times a per-million price would overflow every later build."""
+    run(server, home, endpoint)
+    before = all_rows(home, endpoint)
+    day = next(d for d, records in server.dataset[endpoint].items() if records)
+    server.dataset[endpoint][day][0][field] = value
+    with pytest.raises(SyncGateError, match=f"{field}.*max_value=100000000000"):
+        run(server, home, endpoint)
+    assert all_rows(home, endpoint) == before
+
+
 def test_a_bucket_served_twice_fails_the_gate(server, home):
     original = server.respond
 

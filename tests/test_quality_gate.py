@@ -41,6 +41,9 @@ SPOILERS = {
     "null_required": lambda row, rng: {**row, "model": None},
     "negative_tokens": lambda row, rng: {**row, "input_tokens": -rng.randint(1, 9)},
     "negative_cost": lambda row, rng: {**row, "cost_usd": "-0.000001"},
+    # Fits BIGINT, but tokens times a per-million price would overflow the marts' money columns.
+    "absurd_tokens": lambda row, rng: {**row, "output_tokens": 9 * 10**15 + rng.randint(1, 9)},
+    "absurd_cost": lambda row, rng: {**row, "cost_usd": "100000000001"},
     "too_early": lambda row, rng: {**row, "timestamp": "2019-12-31 23:59:59"},
     "in_the_future": lambda row, rng: {**row, "timestamp": "2027-01-01 00:00:00"},
     "unknown_provider": lambda row, rng: {**row, "provider": "acme-llm"},

@@ -70,6 +70,12 @@ def test_rows_before_the_last_pass_are_not_read_again(con) -> None:
     assert _check(con, PASSED) == []
 
 
+def test_a_count_beyond_the_ceiling_in_raw_is_found(con) -> None:
+    _add(con, "absurd", PASSED + timedelta(hours=1), output_tokens=9 * 10**15)
+    _add(con, "at-the-ceiling", PASSED + timedelta(hours=1), input_tokens=10**11)
+    assert _check(con, PASSED) == ["1 row(s): output_tokens > 100,000,000,000"]
+
+
 def test_new_rows_are_checked_and_rows_without_a_load_time_too(con) -> None:
     _add(con, "new-bad", PASSED + timedelta(hours=1), provider="nobody")
     _add(con, "unknown-time", None, model=None)

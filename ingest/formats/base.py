@@ -101,6 +101,13 @@ class Sample:
         return None
 
 
+# The most a single row may count (tokens, requests) or cost (dollars, cents): 100 billion, far
+# beyond any account's day for one model, key and project. A larger value is a broken export or
+# response, and the marts' money arithmetic (DECIMAL(18, 6), tokens times a per-million price)
+# would overflow on it and stop every later build; the gate refuses it instead.
+MAX_QUANTITY = 10**11
+
+
 @dataclass(frozen=True, kw_only=True)
 class RawTable:
     """A table in the ``raw`` schema and the rules its rows must pass before they are committed.
@@ -139,7 +146,7 @@ class RawTable:
     timestamp_column: str = ""
     """The column the gate checks for a sane time range."""
     non_negative: tuple[str, ...] = ()
-    """Counts and costs the gate requires to be >= 0."""
+    """Counts and costs the gate requires to be >= 0 and at most :data:`MAX_QUANTITY`."""
     required: tuple[str, ...] = ()
     """Columns that may not be NULL."""
     provider_column: str | None = None
