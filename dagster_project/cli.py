@@ -61,11 +61,47 @@ def _outcomes(result) -> list[dict]:
     return []
 
 
+# What dagster-dbt's DagsterDbtCliRuntimeError quotes from dbt's log for each failed node: an
+# error in a node ("Runtime Error in model fct_x (path)", then the message on the next line) or a
+# failed data test ("Failure in test not_null_x (path)", then "Got 3 results, ...").
+_DBT_NODE_ERROR = re.compile(
+    r"^\s*(?:(?:Runtime|Compilation|Database|Dependency) Error in (\w+) (\S+)|Failure in (test) "
+    r"(\S+)) \([^)]*\)\s*\n\s*(\S.*)$",
+    re.MULTILINE,
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# A run's line names this many failed nodes, then how many more.
+SHOWN_DBT_FAILURES = 3
+
+
+def _dbt_failures(message: str) -> str | None:
+    """The failed dbt nodes a dagster-dbt error quotes, as ``model NAME: what dbt said`` joined by
+    "; " (None when it quotes none): dagster-dbt's own first line only says that "the dbt CLI
+    process with command" failed."""
+    failures = []
+    for match in _DBT_NODE_ERROR.finditer(_ANSI.sub("", message)):
+        kind, name = (match[1], match[2]) if match[1] else (match[3], match[4])
+        failure = f"{kind} {name}: {match[5].strip()}"
+        if failure not in failures:
+            failures.append(failure)
+    if not failures:
+        return None
+    more = len(failures) - SHOWN_DBT_FAILURES
+    shown = "; ".join(failures[:SHOWN_DBT_FAILURES])
+    return f"dbt build failed: {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
 def _reason(error) -> str:
     """What a failed step's error says is wrong: the first line of the first exception in its
     cause chain that is not Dagster's wrapper ("Error occurred while executing op ..."), without
-    its module path."""
-    while error.cause is not None and error.cls_name.startswith("Dagster"):
+    its module path; for a failed dbt build, the nodes that failed and why."""
+    while True:
+        if error.cls_name == "DagsterDbtCliRuntimeError":
+            failures = _dbt_failures(error.message)
+            if failures:
+                return failures
+        if error.cause is None or not error.cls_name.startswith("Dagster"):
+            break
         error = error.cause
     first_line = error.message.strip().splitlines()[0] if error.message.strip() else "failed"
     return re.sub(r"^(?:\w+\.)+(\w+:)", r"\1", first_line)

@@ -120,3 +120,38 @@ def test_a_failed_step_is_reported_by_its_cause_not_by_dagsters_wrapper(
         "error: reports__weekly_report: ReportDataError: marts.fct_usage_daily does not exist in "
         "this warehouse: run the pipeline (`meterr run`) first"
     ]
+
+
+# What dagster-dbt 0.29 raised for a build in which two marts overflowed (as printed by a run).
+_DBT_FAILURE = (
+    "The dbt CLI process with command\n\n`dbt build --exclude tag:ci_only`\n\nfailed with exit "
+    "code `1`. Check the stdout in the Dagster compute logs for the full information about the "
+    "error, or view the dbt debug log: /x/dbt.log.\n\nErrors parsed from dbt logs:\n\n"
+    "85 of 145 ERROR creating sql table model marts.fct_cost_lines ...... [\x1b[31mERROR\x1b[0m "
+    "in 0.24s]\n\n\x1b[31mFailure in model fct_cost_lines (models/marts/fct_cost_lines.sql)"
+    "\x1b[0m\n\n  Runtime Error in model fct_cost_lines (models/marts/fct_cost_lines.sql)\n"
+    "  Out of Range Error: Overflow in multiplication of DECIMAL(18) (27 * 10).\n\n"
+    "\x1b[31mFailure in test not_null_fct_usage_daily_model (models/marts/_marts.yml)\x1b[0m\n"
+    "  Got 2 results, configured to fail if != 0\n\n"
+    "  Compilation Error in model restatements (models/marts/restatements.sql)\n"
+    "  'dict object' has no attribute 'x'\n\n"
+    "  Database Error in model monthly_statement (models/marts/monthly_statement.sql)\n"
+    "  Catalog Error: Table with name y does not exist!\n"
+)
+
+
+def test_a_failed_dbt_build_names_its_failed_nodes_and_why() -> None:
+    from dagster._utils.error import SerializableErrorInfo
+
+    dbt = SerializableErrorInfo(_DBT_FAILURE, [], "DagsterDbtCliRuntimeError")
+    wrapped = SerializableErrorInfo("Error occurred while executing op", [], "DagsterError", dbt)
+    assert cli._reason(wrapped) == (
+        "dbt build failed: model fct_cost_lines: Out of Range Error: Overflow in multiplication of "
+        "DECIMAL(18) (27 * 10).; test not_null_fct_usage_daily_model: Got 2 results, configured "
+        "to fail if != 0; model restatements: 'dict object' has no attribute 'x'; and 1 more"
+    )
+    # Without quoted nodes, dagster-dbt's own first line is all there is to say.
+    bare = SerializableErrorInfo(
+        "The dbt CLI process failed\n\nmore", [], "DagsterDbtCliRuntimeError"
+    )
+    assert cli._reason(bare) == "The dbt CLI process failed"
