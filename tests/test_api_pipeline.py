@@ -4,6 +4,7 @@ the schedule's window, idempotent re-runs, and no key in any output or file."""
 from __future__ import annotations
 
 import io
+import re
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -151,6 +152,9 @@ def test_a_first_run_with_a_refused_key_says_why_and_nothing_else(
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert errors and all("…NOPE" in line for line in errors), err[-3000:]
     assert all("api.usage.read" in line for line in errors), errors
+    # Each line says which endpoint and which days failed, so it alone says what to pull again.
+    window = re.compile(r": openai_\w+ \d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d: ")
+    assert all(window.search(line) for line in errors), errors
     assert "CatalogException" not in out + err and "does not exist" not in out + err
     assert refused not in out + err
     assert _count(home, "openai_usage_completions") == 0

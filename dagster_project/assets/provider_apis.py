@@ -144,8 +144,10 @@ def _make_asset(name: str):
             except SyncGateError as exc:
                 errors.append(f"{integration.integration_id}: {exc}")
             except Exception as exc:  # one user's bad key must not stop the others
-                errors.append(f"{integration.integration_id}: {exc}")
-                context.log.error(f"{integration.integration_id}: {exc}")
+                # The endpoint and window, so the line alone says what to pull again.
+                failed = f"{integration.integration_id}: {endpoint.name} {first}..{last}: {exc}"
+                errors.append(failed)
+                context.log.error(failed)
         with connect(home) as con:
             # A first pull that failed (a refused key) created no table; check an empty one
             # rather than fail on a missing table and bury the pull's own reason.
