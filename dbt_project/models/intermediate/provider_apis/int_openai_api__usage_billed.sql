@@ -9,7 +9,8 @@
   Matching (macros/api_cost_allocation.sql): same UTC day, integration and model (the model read
   out of line_item, case-insensitive; a line without a token type is tried as a whole-model line),
   strictly also the same project and API key (NULL-safe: the Costs API is grouped by both), else the
-  same project only. The line's token type picks the tokens it is shared by: ', input' all input
+  same project only, else (a line without a project: costs the API did not put in a project) any
+  project, so the same spend is not counted once billed and again at list price. The line's token type picks the tokens it is shared by: ', input' all input
   (uncached + cached + cache writes), ', cached input' cache reads, ', output' output, a
   whole-model line all tokens. Amounts are whole micro-dollars by largest remainder, so each line's
   shares add up to it and a day's rows add up to the Costs API's day total exactly (6 decimals).
@@ -123,7 +124,9 @@ cost_lines as materialized (
 {{ api_cost_allocation(
     strict_match="usage.project_id is not distinct from cost.project_id
         and usage.api_key_id is not distinct from cost.api_key_id",
-    relaxed_match="usage.project_id is not distinct from cost.project_id"
+    relaxed_match="usage.project_id is not distinct from cost.project_id",
+    loose_match="(usage.project_id is not distinct from cost.project_id
+        or cost.project_id is null)"
 ) }},
 
 {{ billed_usage_rows(
