@@ -603,6 +603,9 @@ def serve(
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    # `meterr` configures the root logger for warnings only; the receiver's one line per request
+    # (202s included) is what an operator tails, so its logger keeps its own level.
+    logger.setLevel(log_level.upper())
     home = home if home is not None else meterr_home()
     limit = max_body_bytes if max_body_bytes is not None else _max_body_from_env()
     secrets = secrets_from_env()

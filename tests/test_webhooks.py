@@ -6,8 +6,11 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -503,3 +506,45 @@ def test_one_log_line_per_request_without_body_or_secret(serve_app, caplog) -> N
     for line in lines:
         assert "SENSITIVE-MARKER" not in line
         assert SECRET not in line
+
+
+def test_the_command_logs_a_line_for_every_request_accepted_ones_too(tmp_path: Path) -> None:
+    """`meterr webhooks serve` itself (a real process): the 202 gets its log line like a 401."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "METERR_HOME": str(tmp_path / "home"),
+        "METERR_WEBHOOK_SECRET_OPENAI": SECRET,
+    }
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("meterr")), "webhooks", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "did not start"
+                time.sleep(0.2)
+        body = b'{"ok": 1}'
+        now = int(time.time())
+        with httpx.Client(base_url=base, timeout=10) as client:
+            accepted = post(client, body, timestamp=now)
+            refused = post(client, body, timestamp=now, secret="wrong")
+        assert (accepted.status_code, refused.status_code) == (202, 401)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    lines = [line for line in output.splitlines() if "webhook source=openai" in line]
+    assert any("status=202" in line and "file=" in line for line in lines), output
+    assert any("status=401" in line for line in lines), output
+    assert SECRET not in output
