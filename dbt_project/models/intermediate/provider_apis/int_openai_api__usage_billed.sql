@@ -10,9 +10,9 @@
   out of line_item, case-insensitive; a line without a token type is tried as a whole-model line),
   strictly also the same project and API key (NULL-safe: the Costs API is grouped by both), else the
   same project only, else (a line without a project: costs the API did not put in a project) any
-  project, so the same spend is not counted once billed and again at list price. The line's token type picks the tokens it is shared by: ', input' all input
-  (uncached + cached + cache writes), ', cached input' cache reads, ', output' output, a
-  whole-model line all tokens. Amounts are whole micro-dollars by largest remainder, so each line's
+  project, so the same spend is not counted once billed and again at list price. The line's token
+  type picks the tokens it is shared by: ', input' all input (uncached + cached + cache writes),
+  ', cached input' cache reads, ', output' output, a whole-model line all tokens. Amounts are whole micro-dollars by largest remainder, so each line's
   shares add up to it and a day's rows add up to the Costs API's day total exactly (6 decimals).
   Usage that no line covers keeps billed_cost_usd NULL (list price applies downstream); a line
   that matches nothing (web search, a model without usage that day) becomes its own row, model =
