@@ -57,7 +57,11 @@ class DropFolder(dg.ConfigurableResource):
         for path in sorted(root.rglob("*")):
             if not is_candidate(path):
                 continue
-            stat = path.stat()
+            try:
+                # A symbolic link to nothing is listed by its own times (its run quarantines it).
+                stat = path.stat() if path.exists() else path.lstat()
+            except FileNotFoundError:
+                continue  # taken away since it was listed (a run archived it)
             found.append(
                 DroppedFile(path, str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns)
             )

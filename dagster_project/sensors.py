@@ -38,7 +38,12 @@ def drop_folder_sensor(context: dg.SensorEvaluationContext, drop_folder: DropFol
         current[item.relative] = signature
         if seen.get(item.relative) == signature:
             continue
-        digest = drop_folder.digest(item.path)
+        try:
+            digest = drop_folder.digest(item.path)
+        except OSError:
+            # Unreadable here (no permission, a link to nothing): the run still takes the file,
+            # to quarantine it with its reason; a tick must not fail for one file.
+            digest = "unreadable"
         requests.append(
             dg.RunRequest(
                 run_key=f"{digest}-{item.mtime_ns}",

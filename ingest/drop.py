@@ -113,10 +113,12 @@ def unknown_format_reason(sample) -> str:
 
 
 def is_candidate(path: Path) -> bool:
-    """True for a file the drop folder should process (not hidden, not a partial write)."""
+    """True for a file the drop folder should process (not hidden, not a partial write); a
+    symbolic link to nothing too, so that it is quarantined with its reason, not passed over."""
     name = path.name
+    dangling = path.is_symlink() and not path.exists()
     return (
-        path.is_file()
+        (path.is_file() or dangling)
         and not name.startswith(IGNORED_PREFIXES)
         and not name.endswith(IGNORED_SUFFIXES)
     )
@@ -386,6 +388,8 @@ def process_file(
         return _file_state(path) == state
 
     try:
+        if path.is_symlink() and not path.exists():
+            raise FileNotFoundError(f"a symbolic link to nothing: {path.readlink()} does not exist")
         for member in iter_members(path, workdir):
             try:
                 outcomes.append(
@@ -489,7 +493,7 @@ def process_drop_folder(
     with connect(home) as con:
         ensure_raw_tables(con, extra_tables)
         for path in chosen:
-            if not path.exists():
+            if not (path.exists() or path.is_symlink()):
                 log.info("skipping %s: no longer in the drop folder", path)
                 continue
             for outcome in process_file(con, home, path):

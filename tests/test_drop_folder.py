@@ -189,6 +189,19 @@ def test_a_symlinked_bad_file_is_quarantined_as_its_bytes(home: MeterrHome, tmp_
     assert (home.quarantine / "notes.txt.error.json").exists() and outside.exists()
 
 
+def test_a_symlink_to_nothing_is_quarantined_with_its_reason(
+    home: MeterrHome, tmp_path: Path
+) -> None:
+    (home.drop / "gone.csv").symlink_to(tmp_path / "deleted.csv")
+    (outcome,) = process_drop_folder(home)
+    assert outcome.status == "quarantined"
+    target = tmp_path / "deleted.csv"
+    assert outcome.reason == f"a symbolic link to nothing: {target} does not exist"
+    assert (home.quarantine / "gone.csv").is_symlink() and pending_files(home) == []
+    error = json.loads((home.quarantine / "gone.csv.error.json").read_text())
+    assert error["reason"] == outcome.reason
+
+
 def test_hidden_and_partial_files_are_left_alone(home: MeterrHome) -> None:
     write_custom_csv(home.drop / ".hidden.csv", [usage_row(1)])
     write_custom_csv(home.drop / "copying.csv.part", [usage_row(1)])

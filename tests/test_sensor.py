@@ -66,3 +66,19 @@ def test_processed_files_leave_the_cursor(home: MeterrHome) -> None:
     first = _tick(home, None)
     a.unlink()  # a run archived it
     assert json.loads(_tick(home, first.cursor).cursor) == {}
+
+
+def test_a_file_the_sensor_cannot_read_still_gets_its_run(home: MeterrHome, tmp_path) -> None:
+    """A link to nothing cannot be hashed: the tick requests its run (which quarantines it with
+    its reason) instead of failing, and the other files are requested as usual."""
+    good = write_custom_csv(home.drop / "good.csv", [usage_row(1)])
+    _settled(good)
+    link = home.drop / "gone.csv"
+    link.symlink_to(tmp_path / "deleted.csv")
+    old = time.time() - 60
+    os.utime(link, (old, old), follow_symlinks=False)
+    result = _tick(home, None)
+    requested = {r.tags["meterr/file"]: r for r in result.run_requests}
+    assert set(requested) == {"good.csv", "gone.csv"}
+    assert requested["gone.csv"].tags["meterr/sha256"] == "unreadable"
+    assert requested["good.csv"].tags["meterr/sha256"] != "unreadable"
