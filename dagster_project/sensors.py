@@ -44,9 +44,11 @@ def drop_folder_sensor(context: dg.SensorEvaluationContext, drop_folder: DropFol
             # Unreadable here (no permission, a link to nothing): the run still takes the file,
             # to quarantine it with its reason; a tick must not fail for one file.
             digest = "unreadable"
+        # Content names a run; an unreadable file has none, so its path does.
+        identity = digest if digest != "unreadable" else f"unreadable:{item.relative}"
         requests.append(
             dg.RunRequest(
-                run_key=f"{digest}-{item.mtime_ns}",
+                run_key=f"{identity}-{item.mtime_ns}",
                 run_config={"ops": {"drop_folder_files": {"config": {"files": [str(item.path)]}}}},
                 tags={"meterr/file": item.relative, "meterr/sha256": digest},
             )

@@ -81,4 +81,6 @@ def test_a_file_the_sensor_cannot_read_still_gets_its_run(home: MeterrHome, tmp_
     requested = {r.tags["meterr/file"]: r for r in result.run_requests}
     assert set(requested) == {"good.csv", "gone.csv"}
     assert requested["gone.csv"].tags["meterr/sha256"] == "unreadable"
+    # Two such files of the same time still get a run each (run keys are per file then).
+    assert "gone.csv" in requested["gone.csv"].run_key
     assert requested["good.csv"].tags["meterr/sha256"] != "unreadable"
