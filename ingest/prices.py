@@ -570,6 +570,18 @@ def _check_overlaps(entries: Sequence[OverrideEntry], source: str) -> None:
                 )
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML parse error in one line: what is wrong and where (PyYAML's own text spans several
+    lines, quoting the input, which does not fit an ``error:`` line)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return f"{context}: {problem}{where}" if context else f"{problem}{where}"
+
+
 def parse_overrides(text: str, *, source: str = OVERRIDE_FILE_NAME) -> tuple[OverrideEntry, ...]:
     """The entries of an override document (YAML text); raises :class:`PriceOverrideError`.
 
@@ -595,7 +607,7 @@ def parse_overrides(text: str, *, source: str = OVERRIDE_FILE_NAME) -> tuple[Ove
     try:
         document = yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise PriceOverrideError(f"{source} is not valid YAML: {exc}") from None
+        raise PriceOverrideError(f"{source} is not valid YAML: {yaml_problem(exc)}") from None
     if document is None:
         return ()
     if not isinstance(document, Mapping):

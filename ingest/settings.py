@@ -118,7 +118,7 @@ def read_settings(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SettingsError(f"{path} cannot be read: {exc}") from None
     except yaml.YAMLError as exc:
-        raise SettingsError(f"{path} is not valid YAML: {exc}") from None
+        raise SettingsError(f"{path} is not valid YAML: {prices.yaml_problem(exc)}") from None
     document = _mapping(document, str(path))
     _unknown(document, TOP_LEVEL_KEYS, str(path))
     dbt_vars = _fee_vars(_mapping(document.get("platform_fee"), f"{path}: platform_fee"), str(path))

@@ -63,6 +63,17 @@ BROKEN_SETTINGS = {
         "prices:\n  - provider: openai\n    model: gpt-4o\n    input_per_mtok: cheap\n",
         "input_per_mtok",
     ),
+    # Not YAML at all: PyYAML's own message spans lines; the error stays one line.
+    "broken-prices.yaml": (
+        "prices:\n  - {provider: openai, model: gpt-4o\n",
+        "is not valid YAML: while parsing a flow mapping: expected ',' or '}', but got "
+        "'<stream end>' at line 3, column 1",
+    ),
+    "broken-meterr.yaml": (
+        "platform_fee: [percentage\n",
+        "is not valid YAML: while parsing a flow sequence: expected ',' or ']', but got "
+        "'<stream end>' at line 2, column 1",
+    ),
 }
 
 
@@ -72,6 +83,7 @@ def test_a_broken_settings_file_stops_the_command_before_anything_happens(
     name: str, command: list[str], home: MeterrHome, tmp_path: Path, capsys
 ) -> None:
     text, message = BROKEN_SETTINGS[name]
+    name = name.removeprefix("broken-")
     (home.root / name).write_text(text)
     export = write_custom_csv(tmp_path / "usage.csv", [usage_row(1)])
     argv = [str(export) if arg == "FILE" else arg for arg in command]
@@ -79,6 +91,7 @@ def test_a_broken_settings_file_stops_the_command_before_anything_happens(
     err = capsys.readouterr().err
     [line] = [line for line in err.splitlines() if line.startswith("error: ")]
     assert str(home.root / name) in line and message in line, err
+    assert line.endswith("nothing was ingested" if command[0] == "ingest" else "nothing was run")
     assert "Traceback" not in err
     # Nothing copied, loaded or built: the file waits where it was.
     assert not any(home.drop.rglob("*")) and not home.warehouse.exists()
