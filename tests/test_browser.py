@@ -145,7 +145,7 @@ def test_weekly_page_shows_charts_and_hostile_text_as_text(browser: Chromium, si
         assert "Spend on <script>steal()</script>" in info["text"]
         summary = re.sub(r"\s+", " ", info["text"])
         assert "Total Platform Costs This Month $20.64" in summary
-        assert "Platform Service Fee (5%) $1.03" in summary
+        assert "Platform Service Fee (5% of platform costs) $1.03" in summary
         assert "Total $21.67" in summary
         assert page.evaluate("document.querySelectorAll('img, iframe, script').length") == 0
     finally:

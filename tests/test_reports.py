@@ -968,7 +968,7 @@ def test_my_integrations_reproduce_the_example_totals(full_report) -> None:
     text = re.sub(r"<[^>]+>", " ", summary.group(0))
     text = re.sub(r"\s+", " ", text)
     assert "Total Platform Costs This Month $20.64" in text
-    assert "Platform Service Fee (5%) $1.03" in text
+    assert "Platform Service Fee (5% of platform costs) $1.03" in text
     assert "Total $21.67" in text
     assert "OpenAI (GPT-4)" in body and "✓ Active" in body and "…x9Kq" in body
     assert "$12.43" in body and "$8.21" in body and "2025-01-20 23:00 UTC" in body
