@@ -258,8 +258,14 @@ def _process_member(
     try:
         rows = fmt.load(con, path, pending, digest)
     except FormatError as exc:
+        # Named with its table, so that table's gate check lists it among the rejected files.
         return FileOutcome(
-            name, "quarantined", reason=str(exc), format=fmt.name, file_sha256=digest
+            name,
+            "quarantined",
+            reason=str(exc),
+            format=fmt.name,
+            file_sha256=digest,
+            raw_table=fmt.qualified_table,
         )
     merge_known_values(con, fmt, pending)
     gate = quality.validate(con, fmt, pending, now=now)

@@ -202,6 +202,19 @@ def test_a_symlink_to_nothing_is_quarantined_with_its_reason(
     assert error["reason"] == outcome.reason
 
 
+def test_a_cell_of_the_wrong_type_is_listed_by_its_tables_gate_check(home: MeterrHome) -> None:
+    """Refused while loading, not by GX, yet the raw table's quality_gate check names it."""
+    from dagster_project.assets.drop_folder import RAW_SPECS, _check_result
+
+    write_custom_csv(home.drop / "bad.csv", [usage_row(1), usage_row(2, input_tokens="12.5")])
+    (outcome,) = process_drop_folder(home)
+    assert outcome.status == "quarantined" and outcome.raw_table == "raw.custom_usage"
+    [spec] = [s for s in RAW_SPECS if s.key.path[-1] == "custom_usage"]
+    check = _check_result(spec, [outcome], [])
+    assert not check.passed and check.metadata["files_rejected"].value == 1
+    assert "row 2: input_tokens" in str(check.metadata["rejected"].value)
+
+
 def test_hidden_and_partial_files_are_left_alone(home: MeterrHome) -> None:
     write_custom_csv(home.drop / ".hidden.csv", [usage_row(1)])
     write_custom_csv(home.drop / "copying.csv.part", [usage_row(1)])
