@@ -676,7 +676,8 @@ def test_monthly_statement_reproduces_my_integrations_example(
     assert lines["int-openai"]["provider"] == "openai"
     assert lines["int-openai"]["provider_cost_usd"] == Decimal("12.43")
     assert lines["int-sd"]["provider_cost_usd"] == Decimal("8.21")
-    # Total Platform Costs This Month: $20.64; Platform Service Fee (5% of platform costs): $1.03; Total: $21.67.
+    # Total Platform Costs This Month: $20.64; Platform Service Fee (5% of platform costs):
+    # $1.03; Total: $21.67.
     assert sum(r["provider_cost_usd"] for r in lines.values()) == Decimal("20.64")
     assert sum(r["platform_fee_usd"] for r in lines.values()) == Decimal("1.03")
     assert sum(r["total_usd"] for r in lines.values()) == Decimal("21.67")
