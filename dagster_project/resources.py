@@ -17,7 +17,7 @@ from pydantic import PrivateAttr
 from dagster_project import dbt_warm
 from dagster_project.dbt_project import DBT_EXECUTABLE
 from dagster_project.dbt_warm import PYTHON_ENV, REAL_DBT_ENV, WarmDbt
-from ingest.drop import is_candidate
+from ingest.drop import is_candidate, is_dangling_link
 from ingest.paths import MeterrHome, meterr_home
 
 
@@ -59,7 +59,7 @@ class DropFolder(dg.ConfigurableResource):
                 continue
             try:
                 # A symbolic link to nothing is listed by its own times (its run quarantines it).
-                stat = path.stat() if path.exists() else path.lstat()
+                stat = path.lstat() if is_dangling_link(path) else path.stat()
             except FileNotFoundError:
                 continue  # taken away since it was listed (a run archived it)
             found.append(

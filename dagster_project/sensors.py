@@ -40,12 +40,12 @@ def drop_folder_sensor(context: dg.SensorEvaluationContext, drop_folder: DropFol
             continue
         try:
             digest = drop_folder.digest(item.path)
+            identity = digest
         except OSError:
             # Unreadable here (no permission, a link to nothing): the run still takes the file,
-            # to quarantine it with its reason; a tick must not fail for one file.
-            digest = "unreadable"
-        # Content names a run; an unreadable file has none, so its path does.
-        identity = digest if digest != "unreadable" else f"unreadable:{item.relative}"
+            # to quarantine it with its reason; a tick must not fail for one file. Content names
+            # a run; an unreadable file has none, so its path does.
+            digest, identity = "unreadable", f"unreadable:{item.relative}"
         requests.append(
             dg.RunRequest(
                 run_key=f"{identity}-{item.mtime_ns}",

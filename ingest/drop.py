@@ -112,13 +112,17 @@ def unknown_format_reason(sample) -> str:
     return "no known format: neither a CSV with a known header nor JSON records"
 
 
+def is_dangling_link(path: Path) -> bool:
+    """True for a symbolic link whose target does not exist."""
+    return path.is_symlink() and not path.exists()
+
+
 def is_candidate(path: Path) -> bool:
     """True for a file the drop folder should process (not hidden, not a partial write); a
     symbolic link to nothing too, so that it is quarantined with its reason, not passed over."""
     name = path.name
-    dangling = path.is_symlink() and not path.exists()
     return (
-        (path.is_file() or dangling)
+        (path.is_file() or is_dangling_link(path))
         and not name.startswith(IGNORED_PREFIXES)
         and not name.endswith(IGNORED_SUFFIXES)
     )
@@ -177,7 +181,7 @@ def _move_content(path: Path, target: Path) -> None:
     """Move ``path`` to ``target``. A symbolic link is replaced by a copy of the bytes it points
     at (the linked file itself is left where it is): archive/ and quarantine/ must keep what was
     read, not a link whose target can change or vanish. A dangling link is moved as it is."""
-    if path.is_symlink() and path.exists():
+    if path.is_symlink() and not is_dangling_link(path):
         shutil.copy2(path, target)
         path.unlink()
     else:
@@ -394,7 +398,7 @@ def process_file(
         return _file_state(path) == state
 
     try:
-        if path.is_symlink() and not path.exists():
+        if is_dangling_link(path):
             raise FileNotFoundError(f"a symbolic link to nothing: {path.readlink()} does not exist")
         for member in iter_members(path, workdir):
             try:
@@ -499,7 +503,7 @@ def process_drop_folder(
     with connect(home) as con:
         ensure_raw_tables(con, extra_tables)
         for path in chosen:
-            if not (path.exists() or path.is_symlink()):
+            if not (path.exists() or is_dangling_link(path)):
                 log.info("skipping %s: no longer in the drop folder", path)
                 continue
             for outcome in process_file(con, home, path):
