@@ -32,6 +32,7 @@ from ingest.loading import (
     in_place_rows,
     merge_known_values,
     number_rows,
+    numbered_rows,
     settle_in_place,
 )
 from ingest.paths import MeterrHome
@@ -272,7 +273,7 @@ def _process_member(
             raw_table=fmt.qualified_table,
         )
     merge_known_values(con, fmt, pending)
-    gate = quality.validate(con, fmt, pending, now=now)
+    gate = quality.validate(con, fmt, numbered_rows(pending), now=now)
     if not gate.passed:
         return _gate_failed(name, rows, gate, fmt, digest)
     if not unchanged():

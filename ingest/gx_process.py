@@ -31,8 +31,14 @@ from pathlib import Path
 from typing import IO, Any
 
 _ROOT = Path(__file__).resolve().parent.parent
-# Which parts of a GX result the gate reports (how many rows, some values, other details).
-RESULT_PARTS = ("unexpected_count", "partial_unexpected_list", "details")
+# Which parts of a GX result the gate reports (how many rows, some values and, when the frame
+# names its rows, which rows; other details).
+RESULT_PARTS = (
+    "unexpected_count",
+    "partial_unexpected_list",
+    "partial_unexpected_index_list",
+    "details",
+)
 
 
 @dataclass(frozen=True)
@@ -120,13 +126,20 @@ class GxProcess:
     def alive(self) -> bool:
         return self._proc.poll() is None and self.owner == os.getpid()
 
-    def check(self, frame: Any, expectations: list[Expectation], suite: str) -> list[Failed]:
+    def check(
+        self,
+        frame: Any,
+        expectations: list[Expectation],
+        suite: str,
+        row_id_column: str | None = None,
+    ) -> list[Failed]:
         """The expectations that fail on ``frame``, in suite order. ``frame`` is a pandas DataFrame,
         or a dict of column name to values, made into one by the child (so that a process asking
-        about a few values need not load pandas)."""
+        about a few values need not load pandas). With ``row_id_column`` (a column of ``frame``
+        naming its rows), each result's ``partial_unexpected_index_list`` says which rows failed."""
         with self._lock:
             try:
-                _send(self._proc.stdin, (suite, list(expectations), frame))
+                _send(self._proc.stdin, (suite, list(expectations), frame, row_id_column))
                 reply = _receive(self._proc.stdout)
             except (BrokenPipeError, OSError):
                 reply = None
@@ -164,9 +177,15 @@ def start() -> GxProcess:
         return _SHARED
 
 
-def check(frame: Any, expectations: list[Expectation], suite: str) -> list[Failed]:
-    """Ask this process's GX child which of ``expectations`` fail on ``frame``."""
-    return start().check(frame, expectations, suite)
+def check(
+    frame: Any,
+    expectations: list[Expectation],
+    suite: str,
+    row_id_column: str | None = None,
+) -> list[Failed]:
+    """Ask this process's GX child which of ``expectations`` fail on ``frame`` (see
+    :meth:`GxProcess.check`)."""
+    return start().check(frame, expectations, suite, row_id_column)
 
 
 @atexit.register
@@ -243,14 +262,28 @@ def _load() -> tuple[Any, Any]:
     return gx, asset.add_batch_definition_whole_dataframe("whole_chunk")
 
 
-def _failed(gx: Any, definition: Any, suite: str, expectations: list, frame: Any) -> list[dict]:
+def _failed(
+    gx: Any,
+    definition: Any,
+    suite: str,
+    expectations: list,
+    frame: Any,
+    row_id_column: str | None = None,
+) -> list[dict]:
     if isinstance(frame, dict):
         import pandas as pd
 
         frame = pd.DataFrame(frame)
     batch = definition.get_batch(batch_parameters={"dataframe": frame})
     built = [getattr(gx.expectations, e.kind)(**e.kwargs) for e in expectations]
-    results = batch.validate(gx.ExpectationSuite(name=suite, expectations=built)).results
+    result_format: Any = "SUMMARY"
+    if row_id_column:
+        result_format = {
+            "result_format": "SUMMARY",
+            "unexpected_index_column_names": [row_id_column],
+        }
+    suite_run = gx.ExpectationSuite(name=suite, expectations=built)
+    results = batch.validate(suite_run, result_format=result_format).results
     return [
         {
             "type": one.expectation_config.type,

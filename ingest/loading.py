@@ -182,9 +182,22 @@ def merge_known_values(
     con.execute(f"UPDATE {rows} AS n SET {', '.join(sets)} FROM {committed} AS r WHERE {match}")
 
 
+def numbered_rows(table: str, where: str = "true") -> str:
+    """The rows of ``table`` that ``where`` keeps (one batch), as a relation whose ``_row_number``
+    is filled, so the gate can say which rows it refuses: a loader's fast pass leaves it NULL
+    (:func:`commit_batch` and :func:`number_rows` number the rows when they commit them), and
+    then it is counted from the batch's first row id, as those do (a batch is inserted in file
+    order). Queries that do not read ``_row_number`` do not pay for it (DuckDB drops unused
+    columns)."""
+    return (
+        f'(SELECT * REPLACE (COALESCE("_row_number", rowid - min(rowid) OVER () + 1) '
+        f'AS "_row_number") FROM {table} WHERE {where})'
+    )
+
+
 def in_place_rows(table: RawTable, file_sha256: str) -> str:
     """The rows of one in-place batch, as a relation the gate can read."""
-    return f"(SELECT * FROM {table.qualified_table} WHERE _file_sha256 = {sql_str(file_sha256)})"
+    return numbered_rows(table.qualified_table, f"_file_sha256 = {sql_str(file_sha256)}")
 
 
 # The row ids of the committed rows an in-place batch replaces, for the rest of its transaction.

@@ -27,6 +27,10 @@ from ingest.formats.reading import sql_str
 from ingest.gx_process import Expectation, Failed
 
 CHUNK_ROWS = 1_000_000
+# The column that numbers a batch's rows (file order, from 1): how a refusal says which rows.
+ROW_ID = "_row_number"
+# A refusal names at most this many rows per failed expectation (and says how many there are).
+ROWS_NAMED = 10
 # Usage before 2020 predates every API meterr reads; anything after "now" (plus clock skew) is bad.
 EARLIEST = datetime(2020, 1, 1)
 CLOCK_SKEW = timedelta(minutes=10)
@@ -105,8 +109,18 @@ def _key(expectation_type: str, column: str | None) -> str:
     return f"{expectation_type}:{column or ''}"
 
 
-def _describe(failed: Failed, fmt: RawTable) -> str:
-    """What a failed expectation says in a quarantine reason: its call, how many rows, examples."""
+def _rows_text(rows: list[int], total: int) -> str:
+    """``rows`` (ascending, some of ``total``) as a reason says them: ``rows 3, 7, 12, …``."""
+    shown = ", ".join(str(r) for r in rows)
+    more = ", …" if total > len(rows) else ""
+    return f"{'row' if total == 1 else 'rows'} {shown}{more}"
+
+
+def _describe(
+    failed: Failed, fmt: RawTable, unexpected: int | None = None, rows: list[int] | None = None
+) -> str:
+    """What a failed expectation says in a quarantine reason: its call, how many rows
+    (``unexpected``, else GX's count on the frame), which (``rows``) and example values."""
     column = failed.column
     # Times travel to GX as epoch microseconds; say them as times again.
     shown = _from_epoch_us if column and column == fmt.timestamp_column else str
@@ -116,11 +130,13 @@ def _describe(failed: Failed, fmt: RawTable) -> str:
         if k not in ("batch_id", "value_set")
     }
     res = failed.result
-    unexpected = res.get("unexpected_count")
+    if unexpected is None:
+        unexpected = res.get("unexpected_count")
     sample = res.get("partial_unexpected_list") or []
     text = f"{failed.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
     if unexpected:
-        text += f": {unexpected} unexpected row(s), e.g. {[shown(s) for s in sample[:3]]}"
+        where = f" ({_rows_text(rows, unexpected)})" if rows else ""
+        text += f": {unexpected} unexpected row(s){where}, e.g. {[shown(s) for s in sample[:3]]}"
     elif res.get("details"):
         text += f": {res['details']}"
     return text
@@ -150,7 +166,7 @@ def _checked_value(fmt: RawTable, name: str) -> str:
 
 def validation_select(con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str) -> str:
     """The rows GX validates when a batch's extremes failed: one column per checked column, in the
-    cheapest faithful form.
+    cheapest faithful form, and the row number (:data:`ROW_ID`) that names each row.
 
     GX fingerprints every frame it is given (a hash over all its cells), which costs far more for
     Python strings and timestamps than for numbers, so each checked value is handed over as
@@ -171,7 +187,8 @@ def validation_select(con: duckdb.DuckDBPyConnection, fmt: RawTable, table: str)
                 labels = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
                 value = f"CAST({quoted} AS ENUM({labels}))"
         cols.append(f'{value} AS "{name}"')
-    return f"SELECT {', '.join(cols) or 'NULL AS __nothing'} FROM {table}"
+    cols.append(f'"{ROW_ID}"')
+    return f"SELECT {', '.join(cols)} FROM {table}"
 
 
 def extremes_columns(
@@ -213,7 +230,8 @@ def validate(
     *,
     now: datetime | None = None,
 ) -> GateResult:
-    """Validate every row of ``table`` (shaped like ``fmt``'s raw table) and say what failed."""
+    """Validate every row of ``table`` (shaped like ``fmt``'s raw table, its :data:`ROW_ID`
+    filled: :func:`ingest.loading.numbered_rows`) and say what failed, naming the rows."""
     result = GateResult()
     result.rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     expectations = build_expectations(fmt, now=now)
@@ -235,15 +253,33 @@ def validate(
     if result.rows and expectations:
         failed = check(extremes_columns(con, fmt, table), expectations)
     if failed:
-        # Say it over the rows, for the expectations that failed: how many rows, which values.
+        # Say it over the rows, for the expectations that failed: how many rows, which rows,
+        # which values. Counts and row numbers add up over the chunks; the values are the first
+        # chunk's.
         again = [e for e in expectations if _key(e.type, e.column) in failed]
+        first: dict[str, Failed] = {}
+        counts: dict[str, int] = {}
+        rows: dict[str, list[int]] = {}
         cursor = con.execute(validation_select(con, fmt, table))
         while True:
             frame = cursor.fetch_df_chunk(CHUNK_ROWS // 2048)
             if frame is None or frame.empty:
                 break
-            for key, text in check(frame, again).items():
-                failures.setdefault(key, text)
+            for one in gx_process.check(frame, again, f"{fmt.name}_gate", ROW_ID):
+                key = _key(one.type, one.column)
+                first.setdefault(key, one)
+                counts[key] = counts.get(key, 0) + (one.result.get("unexpected_count") or 0)
+                named = one.result.get("partial_unexpected_index_list") or []
+                rows.setdefault(key, []).extend(
+                    item[ROW_ID] for item in named if isinstance(item, dict)
+                )
+        for key, one in first.items():
+            named = sorted(rows[key])[:ROWS_NAMED]
+            failures.setdefault(key, _describe(one, fmt, counts[key], named))
+        # An expectation the extremes failed stays failed, as the extremes said it, even if
+        # the rows somehow did not show it again.
+        for key, text in failed.items():
+            failures.setdefault(key, text)
     if fmt.key:
         keys = ", ".join(f'"{k}"' for k in fmt.key)
         not_null = " AND ".join(f'"{k}" IS NOT NULL' for k in fmt.key)

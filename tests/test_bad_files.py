@@ -107,8 +107,12 @@ BROKEN: list[tuple[str, str | None, str]] = [
      "row 2: total_tokens='invalid JSON in usageDetails'"),
     ("langfuse_duplicate_ids.jsonl", "langfuse", "duplicate key (id): obs-dup"),
     ("litellm_negative_spend.csv", "litellm",
-     "failed the quality gate: expect_column_values_to_be_between(column=spend"),
-    ("litellm_year_2019.csv", "litellm", "column=start_time, min_value=2020-01-01"),
+     "failed the quality gate: expect_column_values_to_be_between(column=spend, min_value=0.0, "
+     "max_value=100000000000.0): 1 unexpected row(s) (row 2), e.g. ['-0.5']"),
+    ("litellm_year_2019.csv", "litellm",
+     "column=start_time, min_value=2020-01-01 00:00:00, max_value="),
+    ("litellm_year_2019.csv", "litellm",
+     "1 unexpected row(s) (row 1), e.g. ['2019-03-01 10:00:00']"),
     ("litellm_unterminated_quote.csv", "litellm",
      "CSV line 2: Value with unterminated quote found"),
     ("litellm_bad_metadata.csv", "litellm",
@@ -127,6 +131,35 @@ def test_broken_export_is_quarantined_and_changes_nothing(
     assert reason in got
     assert error["detected_format"] == fmt
     assert _snapshot(loaded) == before
+
+
+def test_a_gate_refusal_names_the_rows_it_refuses(loaded: MeterrHome) -> None:
+    # Checked-way loading (custom CSV: a pending table, numbered in file order) and the in-place
+    # path (Helicone JSON Lines: rows inserted into the raw table inside the open transaction)
+    # both say which data rows broke which rule, counted from 1 as the cast errors count them.
+    header = "timestamp,provider,model,input_tokens,output_tokens,cost_usd,request_id\n"
+    rows = [
+        f"2026-10-0{1 + i % 9} 12:00:00,openai,gpt-4o,{100 + i},20,0.01,c-{i}" for i in range(12)
+    ]
+    for bad in (3, 8, 11):  # data rows 4, 9, 12
+        rows[bad] = rows[bad].replace(f",{100 + bad},", ",-5,")
+    rows[5] = rows[5].replace(",openai,", ",acme-llm,")  # data row 6
+    path = loaded.drop / "custom.csv"
+    path.write_text(header + "\n".join(rows) + "\n")
+    reason, _ = _quarantined(loaded, path)
+    assert "column=input_tokens, min_value=0.0, max_value=100000000000.0): 3 unexpected row(s) " \
+        "(rows 4, 9, 12), e.g. ['-5', '-5', '-5']" in reason, reason
+    assert "column=provider): 1 unexpected row(s) (row 6), e.g. ['acme-llm']" in reason, reason
+
+    lines = _good_bytes("helicone/output.jsonl").decode().splitlines()
+    spoiled = json.loads(lines[2])
+    spoiled["prompt_tokens"] = -1
+    lines[2] = json.dumps(spoiled)
+    path = loaded.drop / "requests.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    reason, error = _quarantined(loaded, path)
+    assert error["detected_format"] == "helicone"
+    assert "1 unexpected row(s) (row 3)" in reason, reason
 
 
 # --- hostile files, generated ---------------------------------------------------------------

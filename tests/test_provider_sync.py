@@ -254,7 +254,9 @@ def test_a_gate_failure_commits_nothing(server, home):
     run(server, home, "anthropic_usage_messages")
     before = all_rows(home, "anthropic_usage_messages")
     server.dataset["anthropic_usage_messages"][server.days[0]][0]["output_tokens"] = -5
-    with pytest.raises(SyncGateError, match="output_tokens") as info:
+    # The refusal names the record by its place in the pulled window (the first day's first).
+    refused = r"output_tokens.*: 1 unexpected row\(s\) \(row 1\)"
+    with pytest.raises(SyncGateError, match=refused) as info:
         run(server, home, "anthropic_usage_messages")
     assert not info.value.result.committed and not info.value.result.gate.passed
     assert all_rows(home, "anthropic_usage_messages") == before

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.run import generate_helicone_jsonl
-from ingest import gx_process, quality
+from ingest import gx_process, loading, quality
 from ingest.formats import by_name
 
 FMT = by_name("custom")
@@ -70,10 +70,17 @@ def _batch(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> str:
 
 
 def _row_by_row(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """What GX says over every row of the batch (the reference the gate must agree with)."""
+    """What GX says over every row of the batch, naming rows by their place in the batch (the
+    reference the gate must agree with)."""
     frame = con.execute(quality.validation_select(con, FMT, table)).df()
+    assert list(frame[quality.ROW_ID]) == list(range(1, len(frame) + 1))
     expectations = quality.build_expectations(FMT, now=NOW)
-    return [quality._describe(r, FMT) for r in gx_process.check(frame, expectations, "reference")]
+    described = []
+    for failed in gx_process.check(frame, expectations, "reference", quality.ROW_ID):
+        rows = [item[quality.ROW_ID] for item in failed.result["partial_unexpected_index_list"]]
+        named = sorted(rows)[: quality.ROWS_NAMED]
+        described.append(quality._describe(failed, FMT, failed.result["unexpected_count"], named))
+    return described
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -90,7 +97,7 @@ def test_gate_verdict_and_report_match_gx_over_every_row(spoiler: str, seed: int
         rows[0] = SPOILERS[other](rows[0], rng)
         applied.add(other)
     with duckdb.connect() as con:
-        table = _batch(con, rows)
+        table = loading.numbered_rows(_batch(con, rows))
         expected = _row_by_row(con, table)
         got = quality.validate(con, FMT, table, now=NOW)
     assert sorted(got.failures) == sorted(expected)

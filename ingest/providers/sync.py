@@ -524,7 +524,7 @@ def sync_window(
             first_line = str(exc).splitlines()[0]
             gate = quality.GateResult(failures=[f"a value does not fit its column: {first_line}"])
         else:
-            gate = quality.validate(con, ep.table, pending)
+            gate = quality.validate(con, ep.table, loading.numbered_rows(pending))
             dupes = duplicate_grain(con, ep, pending)
             if dupes:
                 gate.failures.append(dupes)
