@@ -12,7 +12,7 @@ compared with an empty warehouse (work should grow with the new data, not with h
 One untimed warm-up run goes first, so the first timed run does not pay for reading Python's
 libraries from disk into the page cache (a once-per-boot cost, not a per-run one). The 1k and N
 measurements (DuckDB alone and meterr) are taken three times each, alternately, and the 10k ones
-in four pairs (after-N and empty back to back, the order swapped every other pair), compared by
+in eight pairs (after-N and empty back to back, the order swapped every other pair), compared by
 the median of the pairs' differences: the same run varies by several seconds on a shared machine,
 and a pair's two runs share most of that.
 """
@@ -44,8 +44,10 @@ TARGETS = {
 }
 # Each 1k and N measurement (DuckDB alone and meterr) is taken this many times, the fastest kept.
 REPEATS = 3
-# The 10k file after N and on an empty warehouse: this many pairs, run back to back.
-PAIRS = 4
+# The 10k file after N and on an empty warehouse: this many pairs, run back to back. Eight, not
+# four: one run varies by up to 3 s here, and with four pairs the median still moved by more than
+# the 10% it judges (+3.2% and +16.1% on two runs of the same code, 2026-12-07).
+PAIRS = 8
 
 
 def generate_helicone_jsonl(path: Path, rows: int, *, offset: int = 0) -> Path:
