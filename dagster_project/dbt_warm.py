@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -171,6 +172,11 @@ def serve(listener_fd: int, parent: int) -> int:
     os.environ.update(request["env"])
     conn.sendall(f"started {os.getpid()}\n".encode())
     sys.argv = ["dbt", *request["argv"]]
+    # This process runs one dbt command and ends, so the cyclic garbage of one build (about
+    # 55 MB) is never worth collecting: Python's collector walked the parsed project seven times
+    # a build, 1.1-1.3 s of an 8-9 s build, and a build without it took 0.6-2.4 s less (four
+    # alternated pairs, 2026-12-07).
+    gc.disable()
     try:
         cli()
         code = 0
