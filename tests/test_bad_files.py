@@ -9,6 +9,7 @@ symlink members, nested archives, decompression bombs, absurd lines, undecodable
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import io
 import json
@@ -104,7 +105,7 @@ BROKEN: list[tuple[str, str | None, str]] = [
     ("openai_usage_fractional_tokens.csv", "openai_usage_csv",
      "row 2: input_tokens='not an integer: 100.5'"),
     ("langfuse_bad_usage_json.csv", "langfuse",
-     "row 2: total_tokens='invalid JSON in usageDetails'"),
+     "row 2: usageDetails (total_tokens)='invalid JSON in usageDetails'"),
     ("langfuse_duplicate_ids.jsonl", "langfuse", "duplicate key (id): obs-dup"),
     ("litellm_negative_spend.csv", "litellm",
      "failed the quality gate: expect_column_values_to_be_between(column=spend, min_value=0.0, "
@@ -116,7 +117,7 @@ BROKEN: list[tuple[str, str | None, str]] = [
     ("litellm_unterminated_quote.csv", "litellm",
      "CSV line 2: Value with unterminated quote found"),
     ("litellm_bad_metadata.csv", "litellm",
-     "row 2: cache_creation_input_tokens='invalid JSON in metadata'"),
+     "row 2: metadata (cache_creation_input_tokens)='invalid JSON in metadata'"),
 ]
 
 
@@ -160,6 +161,21 @@ def test_a_gate_refusal_names_the_rows_it_refuses(loaded: MeterrHome) -> None:
     reason, error = _quarantined(loaded, path)
     assert error["detected_format"] == "helicone"
     assert "1 unexpected row(s) (row 3)" in reason, reason
+
+
+def test_a_cast_error_names_the_files_own_column(loaded: MeterrHome) -> None:
+    # Langfuse's startTime is meterr's start_time: the reason says the name the user's file has.
+    source = FIXTURES / "langfuse/1760256000000-lf-observations-export-proj_lf_1.csv"
+    rows = list(csv.reader(io.StringIO(source.read_text())))
+    rows[2][rows[0].index("startTime")] = "yesterday"
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    path = loaded.drop / "observations.csv"
+    path.write_text(out.getvalue())
+    reason, error = _quarantined(loaded, path)
+    assert error["detected_format"] == "langfuse"
+    assert "1 row(s) with values of the wrong type: row 2: startTime (start_time)='yesterday'" \
+        in reason, reason
 
 
 # --- hostile files, generated ---------------------------------------------------------------

@@ -218,6 +218,21 @@ class UsageReader:
             )
 
 
+def _cell_label(column: str, expr: str, file_columns: list[str]) -> str:
+    """How a cast error names the cell: by the file's own column when ``column`` (meterr's raw
+    column) is read from exactly one column of the file under another name (Langfuse's
+    ``startTime`` (start_time)), else by meterr's column (its value then says which source, e.g.
+    ``invalid JSON in usageDetails``)."""
+    referenced = {
+        name.replace('""', '"') for name in re.findall(r'"((?:[^"]|"")+)"', expr)
+    } & set(file_columns)
+    if len(referenced) == 1:
+        (source,) = referenced
+        if source != column:
+            return f"{source} ({column})"
+    return column
+
+
 def _insert_typed_exact(
     con: duckdb.DuckDBPyConnection,
     pending: str,
@@ -241,7 +256,9 @@ def _insert_typed_exact(
             f"ORDER BY __row LIMIT 20"
         ).fetchall()
         if bad:
-            detail = "; ".join(f"row {r}: {c}={v[:40]!r}" for r, c, v in bad[:5])
+            src_columns = [d[0] for d in con.execute("SELECT * FROM __src LIMIT 0").description]
+            label = {col: _cell_label(col, expr, src_columns) for col, (expr, _) in exprs.items()}
+            detail = "; ".join(f"row {r}: {label[c]}={v[:40]!r}" for r, c, v in bad[:5])
             total = con.execute(
                 f"WITH src AS (SELECT * FROM __src) SELECT count(DISTINCT __row) FROM ({problems})"
             ).fetchone()[0]
