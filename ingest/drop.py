@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable
@@ -68,14 +69,15 @@ class FileOutcome:
     :func:`ingest.quality.raw_invariant_violations`)."""
 
     def line(self) -> str:
-        """The CLI's one line: ``loaded N rows``, ``duplicate``, ``waiting: REASON`` or
+        """The CLI's one line: ``loaded N rows``, ``duplicate``, ``waiting: REASON``,
+        ``skipped: REASON`` (a folder in ``drop/`` whose files meterr cannot reach) or
         ``quarantined: REASON``."""
         if self.status == "loaded":
             return f"{self.name}: loaded {self.row_count} rows"
         if self.status == "duplicate":
             return f"{self.name}: duplicate"
-        if self.status == "waiting":
-            return f"{self.name}: waiting: {self.reason}"
+        if self.status in ("waiting", "skipped"):
+            return f"{self.name}: {self.status}: {self.reason}"
         return f"{self.name}: quarantined: {self.reason}"
 
 
@@ -134,6 +136,37 @@ def pending_files(home: MeterrHome) -> list[Path]:
     if not home.drop.exists():
         return []
     return sorted(p for p in home.drop.rglob("*") if is_candidate(p))
+
+
+# Why a folder under drop/ is passed over: meterr reads only what is inside drop/ itself.
+FOLDER_LINK = (
+    "a symbolic link to a folder: not followed (meterr reads only what is inside drop/); "
+    "move or copy its files into drop/"
+)
+
+
+def unreachable_folders(home: MeterrHome) -> list[FileOutcome]:
+    """The folders under ``drop/`` whose files :func:`pending_files` cannot list, each as a
+    ``skipped`` outcome with its reason: a folder meterr may not read, and a symbolic link to a
+    folder (not followed, as the sensor does not follow it). Nothing in them is touched; they are
+    named so that a file there is not silently never loaded."""
+    found: list[FileOutcome] = []
+
+    def unreadable(error: OSError) -> None:
+        if Path(error.filename) != home.drop:
+            name = f"{_relative_to_drop(home, Path(error.filename))}/"
+            reason = f"cannot read this folder: {error.strerror or error}"
+            found.append(FileOutcome(name, "skipped", reason=reason))
+
+    if not home.drop.exists():
+        return []
+    for folder, subfolders, _ in os.walk(home.drop, onerror=unreadable):
+        for sub in subfolders:
+            path = Path(folder) / sub
+            if path.is_symlink():
+                name = f"{path.relative_to(home.drop)}/"
+                found.append(FileOutcome(name, "skipped", reason=FOLDER_LINK))
+    return sorted(found, key=lambda o: o.name)
 
 
 def origin_of(home: MeterrHome, path: Path) -> str:
@@ -501,6 +534,12 @@ def process_drop_folder(
     home.ensure()
     chosen = list(files) if files is not None else pending_files(home)
     outcomes: list[FileOutcome] = []
+    if files is None:
+        for outcome in unreachable_folders(home):
+            log.warning(outcome.line())
+            outcomes.append(outcome)
+            if on_file:
+                on_file(outcome)
     with connect(home) as con:
         ensure_raw_tables(con, extra_tables)
         for path in chosen:

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.drop import pending_files, process_drop_folder
+from ingest.drop import FOLDER_LINK, pending_files, process_drop_folder
 from ingest.paths import MeterrHome
 from ingest.warehouse import writer_lock
 from tests.conftest import CUSTOM_HEADER, usage_row, write_custom_csv
@@ -163,6 +163,52 @@ def test_an_unreadable_file_is_quarantined_and_the_rest_loads(home: MeterrHome) 
     error = json.loads((home.quarantine / "locked.csv.error.json").read_text())
     assert "Permission denied" in error["reason"]
     assert ("locked.csv", "quarantined", 0, None) in _ledger(home)
+
+
+@pytest.mark.skipif(
+    bool(_AS_AN_ORDINARY_USER) and not shutil.which("setpriv"),
+    reason="running as root without setpriv: no folder is unreadable",
+)
+def test_an_unreadable_folder_is_named_and_the_rest_loads(home: MeterrHome) -> None:
+    write_custom_csv(home.drop / "readable.csv", [usage_row(i) for i in range(3)])
+    locked = home.drop / "team" / "locked"
+    write_custom_csv(locked / "usage.csv", [usage_row(i + 10) for i in range(2)])
+    locked.chmod(0)
+    program = (
+        "import json; from ingest.drop import process_drop_folder; "
+        "from ingest.paths import meterr_home; "
+        "print(json.dumps([o.line() for o in process_drop_folder(meterr_home())]))"
+    )
+    done = subprocess.run(
+        [*_AS_AN_ORDINARY_USER, sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    locked.chmod(0o755)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = json.loads(done.stdout.strip().splitlines()[-1])
+    assert lines == [
+        "team/locked/: skipped: cannot read this folder: Permission denied",
+        "readable.csv: loaded 3 rows",
+    ]
+    assert (locked / "usage.csv").exists(), "a skipped folder's files stay where they are"
+
+
+def test_a_symlinked_folder_is_named_not_followed(home: MeterrHome, tmp_path: Path) -> None:
+    outside = write_custom_csv(tmp_path / "exports" / "usage.csv", [usage_row(i) for i in range(2)])
+    (home.drop / "exports").symlink_to(outside.parent)
+    write_custom_csv(home.drop / "inside.csv", [usage_row(i + 5) for i in range(3)])
+    outcomes = process_drop_folder(home)
+    assert [o.line() for o in outcomes] == [
+        f"exports/: skipped: {FOLDER_LINK}",
+        "inside.csv: loaded 3 rows",
+    ]
+    assert outside.exists() and (home.drop / "exports").is_symlink()
+    assert _raw_totals(home)[0] == 3
+    # Files given by name (the sensor's runs) are processed without the folder listing.
+    assert process_drop_folder(home, []) == []
 
 
 def test_a_symlinked_file_is_archived_as_its_bytes_and_its_target_kept(

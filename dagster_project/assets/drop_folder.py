@@ -170,6 +170,8 @@ def drop_folder_files(
             "quarantined": sum(o.status == "quarantined" for o in outcomes),
             # Still being written: left in drop/ for the next run, nothing of it committed.
             "waiting": sum(o.status == "waiting" for o in outcomes),
+            # Folders under drop/ whose files cannot be reached (unreadable, or a link).
+            "skipped": sum(o.status == "skipped" for o in outcomes),
             "outcomes": dg.MetadataValue.md(
                 "\n".join(f"- {o.line()}" for o in outcomes) or "no files pending"
             ),
