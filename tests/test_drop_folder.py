@@ -130,19 +130,13 @@ _AS_AN_ORDINARY_USER = (
 )
 
 
-@pytest.mark.skipif(
-    bool(_AS_AN_ORDINARY_USER) and not shutil.which("setpriv"),
-    reason="running as root without setpriv: no file is unreadable",
-)
-def test_an_unreadable_file_is_quarantined_and_the_rest_loads(home: MeterrHome) -> None:
-    write_custom_csv(home.drop / "readable.csv", [usage_row(i) for i in range(3)])
-    locked = write_custom_csv(home.drop / "locked.csv", [usage_row(i + 10) for i in range(2)])
-    locked.chmod(0)
+def _drop_folder_as_an_ordinary_user(outcome: str) -> list:
+    """Process the drop folder in a process that file modes bind; returns ``[outcome, ...]``
+    (``outcome``: a Python expression over an outcome ``o``), one per outcome."""
     program = (
         "import json; from ingest.drop import process_drop_folder; "
         "from ingest.paths import meterr_home; "
-        "print(json.dumps({o.name: [o.status, o.reason] for o in "
-        "process_drop_folder(meterr_home())}))"
+        f"print(json.dumps([{outcome} for o in process_drop_folder(meterr_home())]))"
     )
     done = subprocess.run(
         [*_AS_AN_ORDINARY_USER, sys.executable, "-c", program],
@@ -152,7 +146,18 @@ def test_an_unreadable_file_is_quarantined_and_the_rest_loads(home: MeterrHome) 
         cwd=Path(__file__).resolve().parents[1],
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    outcomes = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(
+    bool(_AS_AN_ORDINARY_USER) and not shutil.which("setpriv"),
+    reason="running as root without setpriv: no file is unreadable",
+)
+def test_an_unreadable_file_is_quarantined_and_the_rest_loads(home: MeterrHome) -> None:
+    write_custom_csv(home.drop / "readable.csv", [usage_row(i) for i in range(3)])
+    locked = write_custom_csv(home.drop / "locked.csv", [usage_row(i + 10) for i in range(2)])
+    locked.chmod(0)
+    outcomes = dict(_drop_folder_as_an_ordinary_user("[o.name, [o.status, o.reason]]"))
     assert outcomes["readable.csv"] == ["loaded", None]
     status, reason = outcomes["locked.csv"]
     assert status == "quarantined" and "Permission denied" in reason
@@ -174,21 +179,10 @@ def test_an_unreadable_folder_is_named_and_the_rest_loads(home: MeterrHome) -> N
     locked = home.drop / "team" / "locked"
     write_custom_csv(locked / "usage.csv", [usage_row(i + 10) for i in range(2)])
     locked.chmod(0)
-    program = (
-        "import json; from ingest.drop import process_drop_folder; "
-        "from ingest.paths import meterr_home; "
-        "print(json.dumps([o.line() for o in process_drop_folder(meterr_home())]))"
-    )
-    done = subprocess.run(
-        [*_AS_AN_ORDINARY_USER, sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    locked.chmod(0o755)
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        lines = _drop_folder_as_an_ordinary_user("o.line()")
+    finally:
+        locked.chmod(0o755)
     assert lines == [
         "team/locked/: skipped: cannot read this folder: Permission denied",
         "readable.csv: loaded 3 rows",
