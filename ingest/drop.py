@@ -152,20 +152,20 @@ def unreachable_folders(home: MeterrHome) -> list[FileOutcome]:
     named so that a file there is not silently never loaded."""
     found: list[FileOutcome] = []
 
+    def skipped(folder: Path, reason: str) -> None:
+        # Named as walked (not resolved: a link's target lies outside drop/).
+        found.append(FileOutcome(f"{folder.relative_to(home.drop)}/", "skipped", reason=reason))
+
     def unreadable(error: OSError) -> None:
         if Path(error.filename) != home.drop:
-            name = f"{_relative_to_drop(home, Path(error.filename))}/"
-            reason = f"cannot read this folder: {error.strerror or error}"
-            found.append(FileOutcome(name, "skipped", reason=reason))
+            skipped(Path(error.filename), f"cannot read this folder: {error.strerror or error}")
 
     if not home.drop.exists():
         return []
     for folder, subfolders, _ in os.walk(home.drop, onerror=unreadable):
         for sub in subfolders:
-            path = Path(folder) / sub
-            if path.is_symlink():
-                name = f"{path.relative_to(home.drop)}/"
-                found.append(FileOutcome(name, "skipped", reason=FOLDER_LINK))
+            if (Path(folder) / sub).is_symlink():
+                skipped(Path(folder) / sub, FOLDER_LINK)
     return sorted(found, key=lambda o: o.name)
 
 
