@@ -140,3 +140,13 @@ def test_a_load_gates_its_file_without_loading_pandas_in_the_loading_process(tmp
         env={**os.environ, "METERR_HOME": str(tmp_path)},
     ).stdout.splitlines()
     assert out == ["requests.jsonl: loaded 50 rows", "False"]
+
+
+def test_a_refusal_names_at_most_ten_rows_per_rule_and_counts_them_all() -> None:
+    rows = [_good_row(i) for i in range(40)]
+    for i in range(3, 40, 3):  # 13 rows: 4, 7, 10, ..., 40 counted from 1
+        rows[i]["output_tokens"] = -1
+    with duckdb.connect() as con:
+        got = quality.validate(con, FMT, loading.numbered_rows(_batch(con, rows)), now=NOW)
+    (failure,) = got.failures
+    assert "13 unexpected row(s) (rows 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, …)" in failure
