@@ -131,13 +131,6 @@ def is_candidate(path: Path) -> bool:
     )
 
 
-def pending_files(home: MeterrHome) -> list[Path]:
-    """Every candidate file under ``drop/`` (subfolders included), in a stable order."""
-    if not home.drop.exists():
-        return []
-    return sorted(p for p in home.drop.rglob("*") if is_candidate(p))
-
-
 # Why a folder under drop/ is passed over: meterr reads only what is inside drop/ itself.
 FOLDER_LINK = (
     "a symbolic link to a folder: not followed (meterr reads only what is inside drop/); "
@@ -145,28 +138,36 @@ FOLDER_LINK = (
 )
 
 
-def unreachable_folders(home: MeterrHome) -> list[FileOutcome]:
-    """The folders under ``drop/`` whose files :func:`pending_files` cannot list, each as a
-    ``skipped`` outcome with its reason: a folder meterr may not read, and a symbolic link to a
-    folder (not followed, as the sensor does not follow it). Nothing in them is touched; they are
-    named so that a file there is not silently never loaded."""
-    found: list[FileOutcome] = []
+def scan_drop_folder(home: MeterrHome) -> tuple[list[Path], list[FileOutcome]]:
+    """One walk of ``drop/``: every candidate file (subfolders included), in a stable order, and
+    each folder whose files cannot be listed, as a ``skipped`` outcome with its reason: a folder
+    meterr may not read, or a symbolic link to a folder (not followed, as the sensor does not
+    follow it). Nothing in a skipped folder is touched; it is named so that a file there is not
+    silently never loaded."""
+    files: list[Path] = []
+    skipped: list[FileOutcome] = []
 
-    def skipped(folder: Path, reason: str) -> None:
+    def skip(folder: Path, reason: str) -> None:
         # Named as walked (not resolved: a link's target lies outside drop/).
-        found.append(FileOutcome(f"{folder.relative_to(home.drop)}/", "skipped", reason=reason))
+        skipped.append(FileOutcome(f"{folder.relative_to(home.drop)}/", "skipped", reason=reason))
 
     def unreadable(error: OSError) -> None:
         if Path(error.filename) != home.drop:
-            skipped(Path(error.filename), f"cannot read this folder: {error.strerror or error}")
+            skip(Path(error.filename), f"cannot read this folder: {error.strerror or error}")
 
     if not home.drop.exists():
-        return []
-    for folder, subfolders, _ in os.walk(home.drop, onerror=unreadable):
+        return [], []
+    for folder, subfolders, names in os.walk(home.drop, onerror=unreadable):
         for sub in subfolders:
             if (Path(folder) / sub).is_symlink():
-                skipped(Path(folder) / sub, FOLDER_LINK)
-    return sorted(found, key=lambda o: o.name)
+                skip(Path(folder) / sub, FOLDER_LINK)
+        files.extend(p for p in (Path(folder) / n for n in names) if is_candidate(p))
+    return sorted(files), sorted(skipped, key=lambda o: o.name)
+
+
+def pending_files(home: MeterrHome) -> list[Path]:
+    """Every candidate file under ``drop/`` (subfolders included), in a stable order."""
+    return scan_drop_folder(home)[0]
 
 
 def origin_of(home: MeterrHome, path: Path) -> str:
@@ -532,10 +533,12 @@ def process_drop_folder(
 ) -> list[FileOutcome]:
     """Process ``files`` (default: everything pending in ``drop/``) under the writer lock."""
     home.ensure()
-    chosen = list(files) if files is not None else pending_files(home)
     outcomes: list[FileOutcome] = []
-    if files is None:
-        for outcome in unreachable_folders(home):
+    if files is not None:
+        chosen = list(files)
+    else:
+        chosen, skipped = scan_drop_folder(home)
+        for outcome in skipped:
             log.warning(outcome.line())
             outcomes.append(outcome)
             if on_file:

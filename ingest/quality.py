@@ -238,11 +238,12 @@ def validate(
     columns = Expectation("ExpectTableColumnsToMatchSet", {"column_set": list(fmt.all_columns)})
     result.expectations = len(expectations) + 1 + (1 if fmt.key else 0)
     failures: dict[str, str] = {}
+    suite = f"{fmt.name}_gate"
 
     def check(frame: Any, suite_expectations: list[Expectation]) -> dict[str, str]:
         """The failed expectations, by type and column, with what GX said about each."""
         failed: dict[str, str] = {}
-        for one in gx_process.check(frame, suite_expectations, f"{fmt.name}_gate"):
+        for one in gx_process.check(frame, suite_expectations, suite):
             failed.setdefault(_key(one.type, one.column), _describe(one, fmt))
         return failed
 
@@ -265,7 +266,7 @@ def validate(
             frame = cursor.fetch_df_chunk(CHUNK_ROWS // 2048)
             if frame is None or frame.empty:
                 break
-            for one in gx_process.check(frame, again, f"{fmt.name}_gate", ROW_ID):
+            for one in gx_process.check(frame, again, suite, ROW_ID):
                 key = _key(one.type, one.column)
                 first.setdefault(key, one)
                 counts[key] = counts.get(key, 0) + (one.result.get("unexpected_count") or 0)
