@@ -309,7 +309,7 @@ def _process_member(
     merge_known_values(con, fmt, pending)
     gate = quality.validate(con, fmt, numbered_rows(pending), now=now)
     if not gate.passed:
-        return _gate_failed(name, rows, gate, fmt, digest)
+        return _gate_failed(name, gate, fmt, digest)
     if not unchanged():
         return FileOutcome(name, "waiting", rows, STILL_BEING_WRITTEN, fmt.name, digest)
     ledger_row = _loaded_ledger_row(name, rows, fmt, digest, origin, now)
@@ -345,7 +345,7 @@ def _load_in_place(
         gate = quality.validate(con, fmt, in_place_rows(fmt, digest), now=now)
         if not gate.passed:
             con.execute("ROLLBACK")
-            return _gate_failed(name, rows, gate, fmt, digest)
+            return _gate_failed(name, gate, fmt, digest)
         if not unchanged():
             con.execute("ROLLBACK")
             return FileOutcome(name, "waiting", rows, STILL_BEING_WRITTEN, fmt.name, digest)
@@ -373,13 +373,14 @@ def _load_in_place(
 
 
 def _gate_failed(
-    name: str, rows: int, gate: quality.GateResult, fmt: ExportFormat, digest: str
+    name: str, gate: quality.GateResult, fmt: ExportFormat, digest: str
 ) -> FileOutcome:
-    """A file whose rows the gate rejected (nothing of it was committed)."""
+    """A file whose rows the gate rejected: nothing of it was committed, so its row count is 0,
+    as for any quarantined file (the count is of rows put into raw, not of rows read)."""
     return FileOutcome(
         name,
         "quarantined",
-        rows,
+        0,
         gate.reason(),
         fmt.name,
         digest,

@@ -82,11 +82,12 @@ def _quarantined(home: MeterrHome, path: Path) -> tuple[str, dict]:
     assert (home.quarantine / path.name).exists()
     assert error["file"] == path.name and error["quarantined_at"]
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        statuses = con.execute(
-            "SELECT DISTINCT status FROM meta.ingested_files WHERE stored_path LIKE ?",
+        ledger = con.execute(
+            "SELECT DISTINCT status, row_count FROM meta.ingested_files WHERE stored_path LIKE ?",
             [f"%{path.name}"],
         ).fetchall()
-    assert statuses == [("quarantined",)]
+    # row_count is what the file put into raw: nothing, however far it was read.
+    assert ledger == [("quarantined", 0)]
     return error["reason"], error
 
 
