@@ -17,7 +17,7 @@ from pydantic import PrivateAttr
 from dagster_project import dbt_warm
 from dagster_project.dbt_project import DBT_EXECUTABLE
 from dagster_project.dbt_warm import PYTHON_ENV, REAL_DBT_ENV, WarmDbt
-from ingest.drop import is_candidate, is_dangling_link
+from ingest.drop import FileOutcome, is_dangling_link, scan_drop_folder
 from ingest.paths import MeterrHome, meterr_home
 
 
@@ -49,23 +49,26 @@ class DropFolder(dg.ConfigurableResource):
     def root(self) -> Path:
         return meterr_home(self.home).drop
 
-    def list_files(self) -> list[DroppedFile]:
-        root = self.root()
-        if not root.exists():
-            return []
+    def scan(self) -> tuple[list[DroppedFile], list[FileOutcome]]:
+        """The files waiting in ``drop/`` and the folders there whose files cannot be reached
+        (``skipped`` outcomes): the walk a whole-folder run makes (:func:`scan_drop_folder`)."""
+        home = meterr_home(self.home)
+        files, skipped = scan_drop_folder(home)
         found = []
-        for path in sorted(root.rglob("*")):
-            if not is_candidate(path):
-                continue
+        for path in files:
             try:
                 # A symbolic link to nothing is listed by its own times (its run quarantines it).
                 stat = path.lstat() if is_dangling_link(path) else path.stat()
             except FileNotFoundError:
                 continue  # taken away since it was listed (a run archived it)
             found.append(
-                DroppedFile(path, str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns)
+                DroppedFile(path, str(path.relative_to(home.drop)), stat.st_size, stat.st_mtime_ns)
             )
-        return found
+        return found, skipped
+
+    def list_files(self) -> list[DroppedFile]:
+        """The files waiting in ``drop/`` (subfolders included), in a stable order."""
+        return self.scan()[0]
 
     @staticmethod
     def digest(path: Path) -> str:

@@ -28,7 +28,11 @@ def drop_folder_sensor(context: dg.SensorEvaluationContext, drop_folder: DropFol
     now_ns = time.time_ns()
     current: dict[str, list[int]] = {}
     requests: list[dg.RunRequest] = []
-    for item in drop_folder.list_files():
+    files, skipped = drop_folder.scan()
+    for folder in skipped:
+        # A run for named files does not walk the folder, so the tick says it, each time.
+        context.log.warning(folder.line())
+    for item in files:
         signature = [item.size, item.mtime_ns]
         if (now_ns - item.mtime_ns) / 1e9 < SETTLE_SECONDS:
             # Not settled: leave it out of the cursor so a later tick picks it up.
@@ -53,4 +57,9 @@ def drop_folder_sensor(context: dg.SensorEvaluationContext, drop_folder: DropFol
                 tags={"meterr/file": item.relative, "meterr/sha256": digest},
             )
         )
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(current, sort_keys=True))
+    cursor = json.dumps(current, sort_keys=True)
+    if not requests and skipped:
+        # The tick's skip reason is what the sensor's page in the UI shows.
+        reason = "no new files; " + "; ".join(folder.line() for folder in skipped)
+        return dg.SensorResult(skip_reason=reason, cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)

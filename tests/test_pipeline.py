@@ -18,10 +18,10 @@ import pytest
 
 from dagster_project import cli, dbt_warm
 from dagster_project.assets.dbt import KEEP_RUN_TARGETS, meterr_dbt_models
-from dagster_project.assets.drop_folder import GATE_CHECK
+from dagster_project.assets.drop_folder import GATE_CHECK, drop_folder_files
 from dagster_project.dbt_project import DBT_DIR
 from dagster_project.definitions import defs
-from dagster_project.resources import DropFolder
+from dagster_project.resources import DropFolder, MeterrSettings
 from dagster_project.sensors import drop_folder_sensor
 from ingest import unpack
 from ingest.paths import MeterrHome
@@ -215,3 +215,27 @@ def test_export_focus_writes_a_valid_file_for_the_month(home: MeterrHome, capsys
         ).fetchone()[0]
     fact = _query(home, "SELECT sum(total_cost_usd) FROM marts.fct_usage_daily")[0][0]
     assert round(Decimal(str(billed)), 4) == round(fact, 4)
+
+
+def test_the_ledger_asset_counts_each_outcome_of_a_run(home: MeterrHome, tmp_path) -> None:
+    """What a run over the whole folder did, in the ledger asset's metadata (Dagster's UI): one
+    count per outcome, skipped folders included, and one line per file or folder."""
+    write_custom_csv(home.drop / "good.csv", [usage_row(i) for i in range(3)])
+    (home.drop / "broken.csv").write_text("date,amount,category\n2026-01-01,3,x\n")
+    outside = write_custom_csv(tmp_path / "elsewhere" / "usage.csv", [usage_row(9)])
+    (home.drop / "exports").symlink_to(outside.parent, target_is_directory=True)
+    result = dg.materialize(
+        [drop_folder_files], resources={"meterr": MeterrSettings()}, raise_on_error=False
+    )
+    (ledger,) = [
+        m
+        for m in result.asset_materializations_for_node("drop_folder_files")
+        if m.asset_key == dg.AssetKey(["meta", "ingested_files"])
+    ]
+    meta = {k: v.value for k, v in ledger.metadata.items()}
+    assert (meta["loaded"], meta["quarantined"], meta["skipped"], meta["waiting"]) == (1, 1, 1, 0)
+    assert meta["files_seen_this_run"] == 3
+    lines = [o["line"] for o in meta["outcomes_json"]]
+    assert lines[0].startswith("exports/: skipped: a symbolic link to a folder")
+    assert sorted(lines[1:])[1] == "good.csv: loaded 3 rows"
+    assert sorted(lines[1:])[0].startswith("broken.csv: quarantined: no known format")

@@ -84,3 +84,23 @@ def test_a_file_the_sensor_cannot_read_still_gets_its_run(home: MeterrHome, tmp_
     # Two such files of the same time still get a run each (run keys are per file then).
     assert "gone.csv" in requested["gone.csv"].run_key
     assert requested["good.csv"].tags["meterr/sha256"] != "unreadable"
+
+
+def test_a_folder_the_sensor_cannot_reach_is_named_by_the_tick(home: MeterrHome, tmp_path) -> None:
+    """A symbolic link to a folder is not followed (as a whole-folder run does not follow it):
+    its files get no run, and a tick with nothing else to request says why in its skip reason,
+    which is what the sensor's page in Dagster's UI shows."""
+    elsewhere = tmp_path / "elsewhere"
+    _settled(write_custom_csv(elsewhere / "linked.csv", [usage_row(1)]))
+    (home.drop / "exports").symlink_to(elsewhere, target_is_directory=True)
+    result = _tick(home, None)
+    assert result.run_requests == []
+    assert result.skip_reason is not None
+    assert "exports/: skipped: a symbolic link to a folder" in result.skip_reason.skip_message
+    assert json.loads(result.cursor) == {}
+
+    # With a file to request, the tick requests it (and only logs the skipped folder).
+    good = write_custom_csv(home.drop / "good.csv", [usage_row(2)])
+    _settled(good)
+    result = _tick(home, None)
+    assert [r.tags["meterr/file"] for r in result.run_requests] == ["good.csv"]
