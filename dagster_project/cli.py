@@ -161,6 +161,16 @@ def _settings_problem() -> str | None:
     return None
 
 
+def _warn_of_settings(what: str) -> None:
+    """Commands that read the marts without building them still say when ``meterr.yaml`` or the
+    price override file is broken: the marts keep the last build's settings and prices, and
+    without the warning an edit that did not take would look as if it had."""
+    problem = _settings_problem()
+    if problem:
+        print(f"warning: {problem}; the {what} shows the last build's prices and settings",
+              file=sys.stderr)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     missing = [name for name in args.files if not Path(name).is_file()]
     for name in missing:
@@ -320,6 +330,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from dagster_project.jobs import REPORT_SELECTION
 
+    _warn_of_settings("report")
     run_config = {"ops": {"reports__weekly_report": {"config": {"week": args.week or ""}}}}
     result = _materialize(REPORT_SELECTION, run_config)
     problems = _failures(result)
@@ -337,6 +348,7 @@ def cmd_export_focus(args: argparse.Namespace) -> int:
 
     from dagster_project.assets.reports import focus_export
 
+    _warn_of_settings("export")
     run_config = {"ops": {"exports__focus_export": {"config": {"month": args.month}}}}
     result = _materialize(dg.AssetSelection.assets(focus_export), run_config)
     problems = _failures(result)

@@ -198,7 +198,9 @@ def test_bad_rows_that_reach_raw_block_the_marts(home: MeterrHome) -> None:
     assert _marts_snapshot(home) == snapshot, "a failed blocking check stops dbt in the run"
 
 
-def test_export_focus_writes_a_valid_file_for_the_month(home: MeterrHome, capsys) -> None:
+def test_export_focus_writes_a_valid_file_for_the_month_and_warns_of_broken_prices(
+    home: MeterrHome, capsys
+) -> None:
     from reports.focus import focus_column_violations
 
     source = write_custom_csv(home.root.parent / "in" / "usage.csv", _rows())
@@ -215,6 +217,17 @@ def test_export_focus_writes_a_valid_file_for_the_month(home: MeterrHome, capsys
         ).fetchone()[0]
     fact = _query(home, "SELECT sum(total_cost_usd) FROM marts.fct_usage_daily")[0][0]
     assert round(Decimal(str(billed)), 4) == round(fact, 4)
+
+    # A price override file broken since the build: the export still comes from the marts as
+    # built, and says so.
+    (home.root / "prices.yaml").write_text("prices:\n  - {provider: openai, model: gpt-4o\n")
+    assert cli.main(["export", "focus", "--month", "2026-10"]) == 0
+    err = capsys.readouterr().err
+    [warning] = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert "prices.yaml is not valid YAML" in warning
+    assert warning.endswith("the export shows the last build's prices and settings")
+    assert cli.main(["report", "--week", "2026-W41"]) == 0
+    assert "the report shows the last build's prices" in capsys.readouterr().err
 
 
 def test_the_ledger_asset_counts_each_outcome_of_a_run(home: MeterrHome, tmp_path) -> None:
