@@ -46,9 +46,6 @@ class DropFolder(dg.ConfigurableResource):
 
     home: str | None = None
 
-    def root(self) -> Path:
-        return meterr_home(self.home).drop
-
     def scan(self) -> tuple[list[DroppedFile], list[FileOutcome]]:
         """The files waiting in ``drop/`` and the folders there whose files cannot be reached
         (``skipped`` outcomes): the walk a whole-folder run makes (:func:`scan_drop_folder`)."""
@@ -65,10 +62,6 @@ class DropFolder(dg.ConfigurableResource):
                 DroppedFile(path, str(path.relative_to(home.drop)), stat.st_size, stat.st_mtime_ns)
             )
         return found, skipped
-
-    def list_files(self) -> list[DroppedFile]:
-        """The files waiting in ``drop/`` (subfolders included), in a stable order."""
-        return self.scan()[0]
 
     @staticmethod
     def digest(path: Path) -> str:
