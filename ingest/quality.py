@@ -284,14 +284,18 @@ def validate(
     if fmt.key:
         keys = ", ".join(f'"{k}"' for k in fmt.key)
         not_null = " AND ".join(f'"{k}" IS NOT NULL' for k in fmt.key)
-        # The first keys in file order, each with the rows that share it, as the other
-        # refusals name rows.
-        dupes = con.execute(
-            f"SELECT {keys}, count(*), list({ROW_ID} ORDER BY {ROW_ID})[:{ROWS_NAMED}] "
-            f"FROM {table} WHERE {not_null} "
-            f"GROUP BY {keys} HAVING count(*) > 1 ORDER BY min({ROW_ID}) LIMIT 3"
-        ).fetchall()
-        if dupes:
+        repeated = (
+            f"SELECT {keys} FROM {table} WHERE {not_null} "
+            f"GROUP BY ALL HAVING count(*) > 1 LIMIT 3"
+        )
+        if con.execute(f"SELECT count(*) FROM ({repeated})").fetchone()[0]:
+            # Then the rows that hold those keys, as the other refusals name rows: only now,
+            # since listing rows for every key of a first load of millions would cost seconds.
+            dupes = con.execute(
+                f"SELECT {keys}, count(*), list({ROW_ID} ORDER BY {ROW_ID})[:{ROWS_NAMED}] "
+                f"FROM {table} WHERE ({keys}) IN ({repeated}) GROUP BY ALL "
+                f"ORDER BY min({ROW_ID})"
+            ).fetchall()
             shown = ", ".join(
                 f"{row[0] if len(row) == 3 else row[:-2]} ({_rows_text(row[-1], row[-2])})"
                 for row in dupes
