@@ -28,8 +28,10 @@ from ingest.formats import FORMATS, ExportFormat, FormatError, detect_format
 from ingest.loading import (
     commit_batch,
     create_pending,
+    drop_repeated_records,
     ensure_table,
     find_older_copies,
+    in_place_batch,
     in_place_rows,
     merge_known_values,
     number_rows,
@@ -310,6 +312,8 @@ def _process_member(
     gate = quality.validate(con, fmt, numbered_rows(pending), now=now)
     if not gate.passed:
         return _gate_failed(name, gate, fmt, digest)
+    if gate.repeated_records:
+        rows -= drop_repeated_records(con, fmt, pending)
     if not unchanged():
         return FileOutcome(name, "waiting", rows, STILL_BEING_WRITTEN, fmt.name, digest)
     ledger_row = _loaded_ledger_row(name, rows, fmt, digest, origin, now)
@@ -346,6 +350,9 @@ def _load_in_place(
         if not gate.passed:
             con.execute("ROLLBACK")
             return _gate_failed(name, gate, fmt, digest)
+        if gate.repeated_records:
+            batch = in_place_batch(digest)
+            rows -= drop_repeated_records(con, fmt, fmt.qualified_table, batch)
         if not unchanged():
             con.execute("ROLLBACK")
             return FileOutcome(name, "waiting", rows, STILL_BEING_WRITTEN, fmt.name, digest)

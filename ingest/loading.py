@@ -195,9 +195,31 @@ def numbered_rows(table: str, where: str = "true") -> str:
     )
 
 
+def drop_repeated_records(
+    con: duckdb.DuckDBPyConnection, table: RawTable, target: str, where: str = "true"
+) -> int:
+    """Keep the first of each set of rows of ``target`` (those ``where`` keeps: one batch) that
+    are equal in every column of ``table``'s format, and delete the others; returns how many.
+
+    The gate lets such copies through (:attr:`ingest.quality.GateResult.repeated_records`): an
+    export paged by offset repeats a record when requests arrive while it runs, and the copies
+    say nothing the first does not. Rows that share a key but differ are refused by the gate."""
+    data = ", ".join(f'"{c}"' for c in table.columns)
+    return con.execute(
+        f"DELETE FROM {target} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() "
+        f"OVER (PARTITION BY {data} ORDER BY rowid) AS copy FROM {target} WHERE {where}) "
+        f"WHERE copy > 1)"
+    ).fetchone()[0]
+
+
+def in_place_batch(file_sha256: str) -> str:
+    """The predicate that keeps one in-place batch's rows of its raw table."""
+    return f"_file_sha256 = {sql_str(file_sha256)}"
+
+
 def in_place_rows(table: RawTable, file_sha256: str) -> str:
     """The rows of one in-place batch, as a relation the gate can read."""
-    return numbered_rows(table.qualified_table, f"_file_sha256 = {sql_str(file_sha256)}")
+    return numbered_rows(table.qualified_table, in_place_batch(file_sha256))
 
 
 # The row ids of the committed rows an in-place batch replaces, for the rest of its transaction.

@@ -107,7 +107,8 @@ BROKEN: list[tuple[str, str | None, str]] = [
      "row 2: input_tokens='not an integer: 100.5'"),
     ("langfuse_bad_usage_json.csv", "langfuse",
      "row 2: usageDetails (total_tokens)='invalid JSON in usageDetails'"),
-    ("langfuse_duplicate_ids.jsonl", "langfuse", "duplicate key (id): obs-dup (rows 1, 2)"),
+    ("langfuse_duplicate_ids.jsonl", "langfuse",
+     "duplicate key (id) with different values: obs-dup (rows 1, 2)"),
     ("litellm_negative_spend.csv", "litellm",
      "failed the quality gate: expect_column_values_to_be_between(column=spend, min_value=0.0, "
      "max_value=100000000000.0): 1 unexpected row(s) (row 2), e.g. ['-0.5']"),

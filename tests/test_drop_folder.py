@@ -111,7 +111,7 @@ def test_gate_failure_is_quarantined_with_the_failing_expectations(home: MeterrH
     for expected in ("input_tokens", "provider", "timestamp"):
         assert expected in reason
     # The duplicate key with the rows that share it (rows 4 and 5 of the file).
-    assert "duplicate key (request_id): req-00013 (rows 4, 5)" in reason
+    assert "duplicate key (request_id) with different values: req-00013 (rows 4, 5)" in reason
     assert _raw_totals(home) == before
     assert _ledger(home)[-1][:2] == ("bad.csv", "quarantined")
 

@@ -446,3 +446,43 @@ def test_checked_load_replaces_requests_known_by_their_request_id_only(
     with connect(home, write=False) as con:
         keys = con.execute("SELECT helicone_id, request_id FROM raw.helicone_requests").fetchall()
     assert sorted(keys) == sorted((r["response_id"], r["request_id"]) for r in records)
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["in place", "checked"])
+def test_a_record_an_export_repeats_is_kept_once(
+    in_place: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export paged by offset repeats a record when requests arrive while it runs: the copy,
+    equal in every column, is dropped and the file loads (its other rows keep their numbers);
+    a key held by rows that differ still quarantines the file, naming the rows."""
+    records = _helicone_records()
+    assert len(records) >= 2
+    repeated = [*records, records[0]]
+    fmt = by_name("helicone")
+    with monkeypatch.context() as patch:
+        if not in_place:
+            _detect_as(patch, dataclasses.replace(fmt, load_in_place=None))
+        home, outcomes = _drop_and_process(
+            tmp_path / "repeated", [_write_jsonl(tmp_path / "paged.jsonl", repeated)]
+        )
+    assert [o.line() for o in outcomes] == [f"paged.jsonl: loaded {len(records)} rows"]
+    rows = _warehouse_rows(home, "helicone")
+    assert [row[1] for row in rows] == list(range(1, len(records) + 1))
+    with connect(home, write=False) as con:
+        ledger = con.execute("SELECT status, row_count FROM meta.ingested_files").fetchall()
+    assert ledger == [("loaded", len(records))]
+
+    changed = dict(records[0], completion_tokens=int(records[0]["completion_tokens"] or 0) + 1)
+    with monkeypatch.context() as patch:
+        if not in_place:
+            _detect_as(patch, dataclasses.replace(fmt, load_in_place=None))
+        home, outcomes = _drop_and_process(
+            tmp_path / "conflict", [_write_jsonl(tmp_path / "conflict.jsonl", [*records, changed])]
+        )
+    [outcome] = outcomes
+    assert outcome.status == "quarantined"
+    key = records[0].get("response_id") or records[0]["request_id"]
+    last = len(records) + 1
+    assert f"duplicate key (helicone_id) with different values: {key} (rows 1, {last})" in (
+        outcome.reason
+    )
