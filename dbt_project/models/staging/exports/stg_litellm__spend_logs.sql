@@ -4,9 +4,10 @@
 
   Buckets (macros/token_buckets.sql): LiteLLM's prompt_tokens INCLUDES cache reads and cache
   writes, so input_tokens = prompt_tokens - cache_read_input_tokens - cache_creation_input_tokens
-  (both from metadata.additional_usage_values), floored at 0: a row where the cache counts exceed
-  prompt_tokens (a LiteLLM version that did not fold writes in) would otherwise carry negative
-  tokens and fail the build; such rows are flagged by a warn-severity test on the source instead.
+  (both from metadata.additional_usage_values). A row whose cache counts exceed prompt_tokens
+  comes from a LiteLLM version that did not fold them in (writes, or reads and writes): then only
+  what fits is taken out (prompt - reads when reads fit, else prompt as it is), rather than
+  flooring at 0 and losing the prompt's tokens. The source's warn-severity test names such rows.
   cached_input_tokens / cache_write_tokens = those cache counts; output_tokens = completion_tokens.
   request_count = 1. billed_cost_usd = spend (USD, LiteLLM's own price table: an observed cost).
   Requests LiteLLM answered from its own cache (cache_hit) keep the tokens it logged, with its
@@ -42,12 +43,17 @@ renamed as (
         cast(null as varchar) as integration_id,
         cast(request_id as varchar) as request_id,
         cast(1 as bigint) as request_count,
-        cast(greatest(
-            {{ litellm_uncached_input(
+        cast(case
+            when {{ litellm_uncached_input(
                 'prompt_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'
-            ) }},
-            0
-        ) as bigint) as input_tokens,
+            ) }} >= 0
+                then {{ litellm_uncached_input(
+                    'prompt_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'
+                ) }}
+            when {{ uncached_from_total('prompt_tokens', 'cache_read_input_tokens') }} >= 0
+                then {{ uncached_from_total('prompt_tokens', 'cache_read_input_tokens') }}
+            else {{ token_count('prompt_tokens') }}
+        end as bigint) as input_tokens,
         {{ token_count('cache_read_input_tokens') }} as cached_input_tokens,
         {{ token_count('cache_creation_input_tokens') }} as cache_write_tokens,
         {{ token_count('completion_tokens') }} as output_tokens,
