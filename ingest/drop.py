@@ -313,7 +313,7 @@ def _process_member(
     if not gate.passed:
         return _gate_failed(name, gate, fmt, digest)
     if gate.repeated_records:
-        rows -= drop_repeated_records(con, fmt, pending)
+        rows -= _keep_one_copy(con, fmt, name, pending)
     if not unchanged():
         return FileOutcome(name, "waiting", rows, STILL_BEING_WRITTEN, fmt.name, digest)
     ledger_row = _loaded_ledger_row(name, rows, fmt, digest, origin, now)
@@ -351,8 +351,7 @@ def _load_in_place(
             con.execute("ROLLBACK")
             return _gate_failed(name, gate, fmt, digest)
         if gate.repeated_records:
-            batch = in_place_batch(digest)
-            rows -= drop_repeated_records(con, fmt, fmt.qualified_table, batch)
+            rows -= _keep_one_copy(con, fmt, name, fmt.qualified_table, in_place_batch(digest))
         if not unchanged():
             con.execute("ROLLBACK")
             return FileOutcome(name, "waiting", rows, STILL_BEING_WRITTEN, fmt.name, digest)
@@ -377,6 +376,16 @@ def _load_in_place(
     outcome = _loaded(name, rows, fmt, digest)
     outcome.gated_at = loaded_at
     return outcome
+
+
+def _keep_one_copy(
+    con: duckdb.DuckDBPyConnection, fmt: ExportFormat, name: str, target: str, where: str = "true"
+) -> int:
+    """Drop the repeated copies of records in a batch the gate passed with repeats, and say so
+    in the log (the file's line counts the rows kept)."""
+    dropped = drop_repeated_records(con, fmt, target, where)
+    log.info("%s: %d repeated record(s) kept once", name, dropped)
+    return dropped
 
 
 def _gate_failed(
