@@ -104,6 +104,27 @@ RAW_ROWS: list[dict] = [
         cost_usd=Decimal("0.01"),
         request_id="r8",
     ),
+    # One grain, one record billed and one not (a cost export that missed a line): the row
+    # costs the billed one's cost plus the other's list cost.
+    dict(
+        timestamp=datetime(2025, 3, 4, 8),
+        provider="openai",
+        model="gpt-4o-mini",
+        input_tokens=10_000,
+        output_tokens=1_000,
+        cost_usd=Decimal("0.002"),
+        project_id="p9",
+        request_id="r9",
+    ),
+    dict(
+        timestamp=datetime(2025, 3, 4, 9),
+        provider="openai",
+        model="gpt-4o-mini",
+        input_tokens=30_000,
+        output_tokens=2_000,
+        project_id="p9",
+        request_id="r10",
+    ),
 ]
 UNKNOWN_MODELS = {"mystery-model-x", "mystery-billed"}
 TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
@@ -203,7 +224,7 @@ def test_totals_equal_inserted_totals(built: Path) -> None:
     assert sum(r["request_count"] for r in fct) == sum(
         row.get("request_count") or 1 for row in RAW_ROWS
     )
-    assert sum(r["billed_cost_usd"] or 0 for r in fct) == Decimal("0.43")
+    assert sum(r["billed_cost_usd"] or 0 for r in fct) == Decimal("0.432")
     assert {r["source"] for r in fct} == {"custom"}
 
 
@@ -222,7 +243,7 @@ def test_records_of_one_grain_aggregate(built: Path) -> None:
         200,
         400,
     )
-    assert len(fct) == len(RAW_ROWS) - 1
+    assert len(fct) == len(RAW_ROWS) - 2
 
 
 def test_unknown_models_stay_unpriced(built: Path) -> None:
@@ -252,15 +273,27 @@ def test_list_cost_equals_genai_prices(built: Path) -> None:
     assert actual[(date(2025, 6, 9), "o3")] == 5 * actual[(date(2025, 6, 10), "o3")]
 
 
-def test_total_is_billed_else_list_with_no_fee_by_default(built: Path) -> None:
+def test_total_is_billed_else_list_record_by_record_with_no_fee_by_default(built: Path) -> None:
+    # Each record's billed cost where it has one, else its list cost, summed per row.
+    expected: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    for row in RAW_ROWS:
+        if row.get("cost_usd") is not None:
+            expected[(row["timestamp"].date(), row["model"])] += row["cost_usd"]
+        elif row["model"] not in UNKNOWN_MODELS:
+            expected[(row["timestamp"].date(), row["model"])] += _genai_cost(row)
     for row in _fct(built):
         assert row["platform_fee_usd"] == 0
-        cost = (
-            row["billed_cost_usd"] if row["billed_cost_usd"] is not None else row["list_cost_usd"]
-        )
-        assert row["total_cost_usd"] == cost
-    (mini,) = [r for r in _fct(built) if r["model"] == "gpt-4o-mini"]
+        key = (row["usage_date"], row["model"])
+        if key in expected:
+            assert row["total_cost_usd"] == expected[key].quantize(MICRO, ROUND_HALF_UP), key
+        else:
+            assert row["total_cost_usd"] is None, key
+    (mini,) = [r for r in _fct(built) if r["model"] == "gpt-4o-mini" and r["project_id"] is None]
     assert mini["total_cost_usd"] == Decimal("0.01") != mini["list_cost_usd"]
+    # Partly billed: neither the billed cost alone nor the list cost alone.
+    (mixed,) = [r for r in _fct(built) if r["project_id"] == "p9"]
+    assert mixed["billed_cost_usd"] == Decimal("0.002")
+    assert mixed["billed_cost_usd"] < mixed["total_cost_usd"] < mixed["list_cost_usd"]
 
 
 def test_every_model_documents_its_grain(built: Path) -> None:

@@ -33,6 +33,12 @@ aggregated as (
         -- sum() skips NULLs: NULL only when no row of the group is priced / reports a cost.
         cast(round(sum(list_cost_usd), 6) as decimal(18, 6)) as list_cost_usd,
         cast(round(sum(billed_cost_usd), 6) as decimal(18, 6)) as billed_cost_usd,
+        -- What the usage cost: each record's billed cost where its source reports one, else its
+        -- list cost. Not coalesce(billed, list) of the sums: a group whose records are only
+        -- partly billed (a cost export without the long-context line of a day, say) would lose
+        -- the rest's list cost, and disagree with marts.fct_spend_daily.
+        cast(round(sum(coalesce(billed_cost_usd, list_cost_usd)), 6) as decimal(18, 6))
+            as cost_usd,
         cast(sum(record_count) as bigint) as usage_row_count,
         {{ record_count_where('not is_priced') }} as unpriced_row_count
 

@@ -13,14 +13,11 @@ daily as (
 
 ),
 
+-- cost_usd (int_usage_daily_aggregated): what the usage cost the customer, billed where the
+-- source reports it, else list, record by record.
 costed as (
 
-    select
-        *,
-        -- What the usage cost the customer: billed where the source reports it, else list.
-        coalesce(billed_cost_usd, list_cost_usd) as cost_usd
-
-    from daily
+    select * from daily
 
 ),
 
