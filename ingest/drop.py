@@ -113,7 +113,14 @@ def unknown_format_reason(sample) -> str:
     record = sample.first_json_object()
     if record is not None:
         shown = ", ".join(str(k)[:40] for k in list(record)[:12])
-        return f"no known format: JSON keys [{shown}] match no supported export"
+        # A failed export call saved as the export ({"data": null, "error": "Unauthorized"}):
+        # said as such, still without its text.
+        hint = (
+            " (it looks like an API error response, not an export)"
+            if {"error", "errors"} & set(record)
+            else ""
+        )
+        return f"no known format: JSON keys [{shown}] match no supported export{hint}"
     return "no known format: neither a CSV with a known header nor JSON records"
 
 

@@ -96,6 +96,9 @@ def _quarantined(home: MeterrHome, path: Path) -> tuple[str, dict]:
 BROKEN: list[tuple[str, str | None, str]] = [
     ("unknown_format.csv", None, "no known format: CSV columns [date, amount, category]"),
     ("empty.csv", None, "no known format"),
+    ("helicone_error_response.json", None,
+     "no known format: JSON keys [data, error] match no supported export (it looks like an API "
+     "error response, not an export)"),
     ("helicone_bad_tokens.jsonl", "helicone",
      "2 row(s) with values of the wrong type: row 2: prompt_tokens='not an integer: 12.5'; "
      "row 3: prompt_tokens='not an integer: lots'"),
@@ -132,6 +135,7 @@ def test_broken_export_is_quarantined_and_changes_nothing(
     shutil.copyfile(BAD / name, path)
     got, error = _quarantined(loaded, path)
     assert reason in got
+    assert "Unauthorized" not in got, "a reason names keys, never a file's values"
     assert error["detected_format"] == fmt
     assert _snapshot(loaded) == before
 
