@@ -25,6 +25,7 @@ import duckdb
 
 from ingest import ledger, quality
 from ingest.formats import FORMATS, ExportFormat, FormatError, detect_format
+from ingest.formats.base import CellTypeError
 from ingest.loading import (
     commit_batch,
     create_pending,
@@ -306,11 +307,18 @@ def _process_member(
     try:
         rows = fmt.load(con, path, pending, digest)
     except FormatError as exc:
+        reason = str(exc)
+        if isinstance(exc, CellTypeError):
+            # The rows that did read are checked too, so the reason names every problem.
+            merge_known_values(con, fmt, pending)
+            gate = quality.validate(con, fmt, numbered_rows(pending), now=now)
+            if not gate.passed:
+                reason += "; and the other rows " + gate.reason()
         # Named with its table, so that table's gate check lists it among the rejected files.
         return FileOutcome(
             name,
             "quarantined",
-            reason=str(exc),
+            reason=reason,
             format=fmt.name,
             file_sha256=digest,
             raw_table=fmt.qualified_table,

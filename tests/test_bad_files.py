@@ -184,6 +184,28 @@ def test_a_cast_error_names_the_files_own_column(loaded: MeterrHome) -> None:
         in reason, reason
 
 
+def test_one_quarantine_names_bad_cells_and_what_the_gate_finds_in_the_other_rows(
+    loaded: MeterrHome,
+) -> None:
+    # A cell that is not a number (data row 2) and a negative count (data row 4): both are named
+    # at once, so one fix-and-drop is enough.
+    header = "timestamp,provider,model,input_tokens,output_tokens,cost_usd,request_id\n"
+    rows = [f"2026-10-0{1 + i} 12:00:00,openai,gpt-4o,{100 + i},20,0.01,c-{i}" for i in range(5)]
+    rows[1] = rows[1].replace(",101,", ",12.5,")
+    rows[3] = rows[3].replace(",103,", ",-7,")
+    path = loaded.drop / "custom.csv"
+    path.write_text(header + "\n".join(rows) + "\n")
+    before = _snapshot(loaded)
+    reason, _ = _quarantined(loaded, path)
+    assert reason.startswith(
+        "1 row(s) with values of the wrong type: row 2: input_tokens='not an integer: 12.5'; "
+        "and the other rows failed the quality gate: "
+    ), reason
+    assert "column=input_tokens, min_value=0.0, max_value=100000000000.0): 1 unexpected row(s) " \
+        "(row 4), e.g. ['-7']" in reason, reason
+    assert _snapshot(loaded) == before
+
+
 # --- hostile files, generated ---------------------------------------------------------------
 
 

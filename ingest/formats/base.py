@@ -56,6 +56,12 @@ class FormatError(ValueError):
     """The file looked like a format but could not be read as one; the message is the reason."""
 
 
+class CellTypeError(FormatError):
+    """Cells of the wrong type, named by row. The file's other rows are in the pending table, so
+    the gate can still say what else is wrong with them (one quarantine names every problem,
+    rather than one per fix)."""
+
+
 @dataclass(frozen=True)
 class Sample:
     """The decoded head of a file (BOM stripped), for content detection."""

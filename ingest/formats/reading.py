@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.formats.base import FormatError, Sample
+from ingest.formats.base import CellTypeError, FormatError, Sample
 from ingest.warehouse import streaming_insert
 
 # A single JSON record or CSV line longer than this is refused (an absurd line is not usage data).
@@ -262,13 +262,20 @@ def _insert_typed_exact(
             total = con.execute(
                 f"WITH src AS (SELECT * FROM __src) SELECT count(DISTINCT __row) FROM ({problems})"
             ).fetchone()[0]
-            raise FormatError(f"{total} row(s) with values of the wrong type: {detail}")
         cols = ", ".join(f'"{c}"' for c in ["_file_sha256", "_row_number", "_loaded_at", *exprs])
         selects = ", ".join(
             [sql_str(file_sha256), "__row", "now()::TIMESTAMP"]
             + [casts[c] for c in exprs]
         )
-        con.execute(f"INSERT INTO {pending} ({cols}) SELECT {selects} FROM __src")
+        # With bad cells, the other rows still go in, for the gate to check (CellTypeError).
+        others = (
+            f"WHERE __row NOT IN (WITH src AS (SELECT * FROM __src) SELECT __row FROM ({problems}))"
+            if bad
+            else ""
+        )
+        con.execute(f"INSERT INTO {pending} ({cols}) SELECT {selects} FROM __src {others}")
+        if bad:
+            raise CellTypeError(f"{total} row(s) with values of the wrong type: {detail}")
         return con.execute("SELECT count(*) FROM __src").fetchone()[0]
     except duckdb.Error as exc:
         raise FormatError(f"could not read the file: {describe_error(exc)}") from exc
