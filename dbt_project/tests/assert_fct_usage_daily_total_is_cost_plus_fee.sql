@@ -19,16 +19,14 @@ costs as (
 select fct.*
 from fct
 left join costs
-    on fct.usage_date = costs.usage_date
-    and fct.source = costs.source
-    and fct.provider is not distinct from costs.provider
-    and fct.model is not distinct from costs.model
-    and fct.project_id is not distinct from costs.project_id
-    and fct.api_key_id is not distinct from costs.api_key_id
-    and fct.user_id is not distinct from costs.user_id
-    and fct.integration_id is not distinct from costs.integration_id
+    on
+    {%- for column in ['usage_date', 'source', 'provider', 'model', 'project_id', 'api_key_id',
+                       'user_id', 'integration_id'] %}
+    {% if not loop.first %}and {% endif %}fct.{{ column }} is not distinct from costs.{{ column }}
+    {%- endfor %}
 where fct.total_cost_usd is distinct from costs.cost_usd + fct.platform_fee_usd
-    -- The cost lies between what is billed and what is listed when the row is partly billed.
+    -- Said over the row's own columns too: billed and not priced costs what is billed ...
     or (fct.billed_cost_usd is not null and fct.list_cost_usd is null
         and fct.total_cost_usd is distinct from fct.billed_cost_usd + fct.platform_fee_usd)
+    -- ... and neither known is unknown, never $0.
     or (fct.billed_cost_usd is null and fct.list_cost_usd is null and fct.total_cost_usd is not null)
