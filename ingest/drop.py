@@ -24,8 +24,7 @@ from pathlib import Path
 import duckdb
 
 from ingest import ledger, quality
-from ingest.formats import FORMATS, ExportFormat, FormatError, detect_format
-from ingest.formats.base import CellTypeError
+from ingest.formats import FORMATS, CellTypeError, ExportFormat, FormatError, detect_format
 from ingest.loading import (
     commit_batch,
     create_pending,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ingest.formats.anthropic_cost_csv import FORMAT as ANTHROPIC_COST_CSV
 from ingest.formats.anthropic_usage_csv import FORMAT as ANTHROPIC_USAGE_CSV
-from ingest.formats.base import ExportFormat, FormatError, Sample
+from ingest.formats.base import CellTypeError, ExportFormat, FormatError, Sample
 from ingest.formats.custom import FORMAT as CUSTOM
 from ingest.formats.helicone import FORMAT as HELICONE
 from ingest.formats.langfuse import FORMAT as LANGFUSE
@@ -54,4 +54,12 @@ def detect_format(sample: Sample) -> ExportFormat | None:
     return None
 
 
-__all__ = ["FORMATS", "ExportFormat", "FormatError", "Sample", "by_name", "detect_format"]
+__all__ = [
+    "FORMATS",
+    "CellTypeError",
+    "ExportFormat",
+    "FormatError",
+    "Sample",
+    "by_name",
+    "detect_format",
+]
