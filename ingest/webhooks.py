@@ -125,15 +125,16 @@ def secrets_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]
     """The secrets configured in the environment, as a ``secrets`` mapping for ``create_app``.
 
     Keys are source names for ``METERR_WEBHOOK_SECRET_<SOURCE>`` and ``"*"`` for the shared
-    ``METERR_WEBHOOK_SECRET``. Empty values count as unset.
+    ``METERR_WEBHOOK_SECRET``. Empty or blank values count as unset (a secret of spaces is a
+    mistake, not a key).
     """
     env = os.environ if environ is None else environ
     found: dict[str, str] = {}
-    if env.get(SECRET_ENV):
+    if env.get(SECRET_ENV, "").strip():
         found[FALLBACK_SECRET_KEY] = env[SECRET_ENV]
     for source in SOURCES:
-        value = env.get(f"{SECRET_ENV}_{source.upper()}")
-        if value:
+        value = env.get(f"{SECRET_ENV}_{source.upper()}", "")
+        if value.strip():
             found[source] = value
     return found
 
@@ -157,7 +158,7 @@ def _normalise_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
                 f"unknown webhook source {key!r} in secrets; expected one of "
                 f"{', '.join(SOURCES)} or {FALLBACK_SECRET_KEY!r}"
             )
-        if value:
+        if value and value.strip():
             normalised[name] = value
     return normalised
 
@@ -409,6 +410,10 @@ def create_app(
                 close=True,
             )
 
+        for header in (TIMESTAMP_HEADER, SIGNATURE_HEADER):
+            if len(request.headers.getlist(header)) > 1:
+                # Which one counts would be a guess (and proxies disagree on it): refuse.
+                raise Rejection(401, "ambiguous_signature", f"{header} sent twice", close=True)
         timestamp_raw = request.headers.get(TIMESTAMP_HEADER, "").strip()
         signature_raw = request.headers.get(SIGNATURE_HEADER, "").strip()
         if not timestamp_raw or not signature_raw:
@@ -568,6 +573,9 @@ def create_app(
         middleware=[Middleware(_RequestLog)],
         exception_handlers={HTTPException: http_error},
     )
+    # Starlette answers "/webhooks/openai/" with a redirect whose Location is built from the
+    # client's Host header: an unknown path gets the JSON 404 like any other.
+    app.router.redirect_slashes = False
     app.state.meterr_home = home
     app.state.replay_guard = guard
     return app

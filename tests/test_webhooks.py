@@ -137,6 +137,7 @@ def test_secrets_from_env_per_source_overrides_shared() -> None:
         "METERR_WEBHOOK_SECRET": "shared",
         "METERR_WEBHOOK_SECRET_ANTHROPIC": "own",
         "METERR_WEBHOOK_SECRET_HELICONE": "",  # empty counts as unset
+        "METERR_WEBHOOK_SECRET_LANGFUSE": "   ",  # and so does blank
     }
     assert secrets_from_env(env) == {"*": "shared", "anthropic": "own"}
     assert secrets_from_env({}) == {}
@@ -271,6 +272,17 @@ def test_malformed_signature_headers_are_refused(serve_app, home, header, value)
     headers = {"Content-Type": "application/json", **sign(SECRET, JSON_BODY, NOW)}
     headers[header] = value
     assert post(client, JSON_BODY, headers=headers).status_code == 401
+    assert listing(home, "openai") == []
+
+
+@pytest.mark.parametrize("header", [TIMESTAMP_HEADER, SIGNATURE_HEADER])
+def test_a_signature_header_sent_twice_is_refused(serve_app, home, header: str) -> None:
+    client = serve_app()
+    signed = {"Content-Type": "application/json", **sign(SECRET, JSON_BODY, NOW)}
+    stale = sign(SECRET, JSON_BODY, NOW - 3600)
+    sent = [*signed.items(), (header, stale[header])]
+    response = client.post("/webhooks/openai", content=JSON_BODY, headers=sent)
+    assert (response.status_code, response.json()["error"]) == (401, "ambiguous_signature")
     assert listing(home, "openai") == []
 
 
@@ -457,6 +469,12 @@ def test_unknown_source_is_not_found(serve_app, home) -> None:
     assert response.json()["error"] == "unknown_source"
     assert not (home.drop / "webhooks" / "mistral").exists()
     assert client.post("/webhooks/openai/extra", content=JSON_BODY).status_code == 404
+    # A trailing slash is an unknown path too: JSON 404, not a redirect to the client's Host.
+    slash = client.post(
+        "/webhooks/openai/", content=JSON_BODY, headers={"Host": "evil.example:1234"}
+    )
+    assert (slash.status_code, slash.json()["error"]) == (404, "not_found")
+    assert "location" not in slash.headers
 
 
 def test_source_without_secret_is_refused_not_accepted_unsigned(serve_app, home) -> None:
