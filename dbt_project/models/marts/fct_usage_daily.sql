@@ -7,17 +7,11 @@
 
 with
 
-daily as (
-
-    select * from {{ ref('int_usage_daily_aggregated') }}
-
-),
-
--- cost_usd (int_usage_daily_aggregated): what the usage cost the customer, billed where the
--- source reports it, else list, record by record.
+-- cost_usd: what the usage cost the customer, billed where the source reports it, else list,
+-- record by record (int_usage_daily_aggregated).
 costed as (
 
-    select * from daily
+    select * from {{ ref('int_usage_daily_aggregated') }}
 
 ),
 
