@@ -66,6 +66,10 @@ DEFAULT_TOLERANCE_S = 300
 # A body that stops arriving for this long is given up (408): a client that sends headers and
 # then nothing would otherwise hold a connection and a temp file open for ever.
 DEFAULT_BODY_IDLE_TIMEOUT_S = 30.0
+# And a body still arriving after this long, however steadily it trickles in (a byte every few
+# seconds never trips the idle timeout), is given up too: a legitimate payload of the largest
+# size allowed arrives in well under a second on any network that posts webhooks.
+DEFAULT_BODY_DEADLINE_S = 120.0
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 
@@ -360,6 +364,7 @@ def create_app(
     tolerance_s: int = DEFAULT_TOLERANCE_S,
     clock: Callable[[], float] = time.time,
     body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S,
+    body_deadline_s: float = DEFAULT_BODY_DEADLINE_S,
 ) -> Starlette:
     """The receiver as a Starlette app writing accepted payloads under ``home.drop``.
 
@@ -368,7 +373,8 @@ def create_app(
     secret refuses every request with 503. ``max_body_bytes`` caps the body size,
     ``tolerance_s`` is how far a signature's timestamp may be from ``clock()`` (either way),
     and ``clock`` returns Unix seconds (injectable for tests). A body that sends nothing for
-    ``body_idle_timeout_s`` seconds is refused with 408.
+    ``body_idle_timeout_s`` seconds, or that is not all there ``body_deadline_s`` seconds after
+    it began, is refused with 408.
     """
     if max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be positive")
@@ -516,26 +522,32 @@ def create_app(
         """Copy the body to ``part`` chunk by chunk; returns (size, sha256 hex, hmac hex).
 
         The size is checked on every chunk so a chunked or lying body is cut off at the limit
-        instead of being read whole.
+        instead of being read whole; the time too, so a body that stalls or only trickles in is
+        cut off at the idle timeout or the deadline.
         """
         digest = hashlib.sha256()
         mac = hmac.new(secret.encode(), f"{timestamp}.".encode(), hashlib.sha256)
         size = 0
         # "x": never follow or clobber something already at this (random) name.
         chunks = request.stream().__aiter__()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + body_deadline_s
         with open(part, "xb") as handle:
             while True:
+                left = deadline - loop.time()
                 try:
-                    chunk = await asyncio.wait_for(anext(chunks), body_idle_timeout_s)
+                    if left <= 0:
+                        raise TimeoutError
+                    chunk = await asyncio.wait_for(anext(chunks), min(body_idle_timeout_s, left))
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
-                    raise Rejection(
-                        408,
-                        "body_timeout",
-                        f"no body data for {body_idle_timeout_s:g} s",
-                        close=True,
-                    ) from None
+                    detail = (
+                        f"body not complete after {body_deadline_s:g} s"
+                        if left <= body_idle_timeout_s
+                        else f"no body data for {body_idle_timeout_s:g} s"
+                    )
+                    raise Rejection(408, "body_timeout", detail, close=True) from None
                 if not chunk:
                     continue
                 size += len(chunk)

@@ -410,6 +410,53 @@ def test_a_body_that_stops_arriving_is_refused_and_leaves_nothing(serve_app, hom
     assert post(client, JSON_BODY).status_code == 202
 
 
+def test_a_body_that_only_trickles_in_is_refused_at_the_deadline(serve_app, home) -> None:
+    # A byte every 0.1 s never trips the 5 s idle timeout; the 1 s deadline for the whole body
+    # ends it, long before the 8 s the body would take.
+    client = serve_app(body_idle_timeout_s=5.0, body_deadline_s=1.0)
+    base = str(client.base_url)
+    host, port = base.removeprefix("http://").split(":")
+    body = b'{"pad": "' + b"z" * 70 + b'"}'
+    headers = {"Content-Type": "application/json", **sign(SECRET, body, NOW)}
+    head = (
+        "POST /webhooks/openai HTTP/1.1\r\n"
+        f"Host: {host}\r\nContent-Length: {len(body)}\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        + "\r\n"
+    )
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.encode())
+        conn.settimeout(0.1)
+        answer = b""
+        for byte in body:
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:  # the receiver closed the connection after answering
+                break
+            try:
+                answer += conn.recv(4096)
+            except TimeoutError:
+                continue
+            if answer:
+                break
+        conn.settimeout(10)
+        while not answer.rstrip().endswith(b"}"):
+            part = conn.recv(4096)
+            if not part:
+                break
+            answer += part
+    elapsed = time.monotonic() - started
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"408", answer
+    refusal = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert refusal["error"] == "body_timeout"
+    assert "not complete after 1 s" in refusal["detail"]
+    assert elapsed < 5, elapsed  # cut off at the deadline, not after the whole body
+    assert listing(home, "openai") == []  # no temp file left behind
+    assert post(client, JSON_BODY).status_code == 202
+
+
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [
