@@ -242,6 +242,7 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "ServiceSubcategory",
     "SkuMeter",
     "SubAccountId",
+    "SubAccountName",
     "x_AuthoritativeSource",
     "x_ContextTier",
     "x_FeeModel",
@@ -334,6 +335,10 @@ usage_rows as (
         'Generative AI' as "ServiceSubcategory",
         {meter} as "SkuMeter",
         project_id as "SubAccountId",
+        -- The project's (or workspace's) name as the source gives it: Anthropic's console
+        -- exports name workspaces; the APIs and request logs give ids only, and then the id is
+        -- the only name meterr knows (FOCUS: present with SubAccountId, NULL exactly where it is).
+        project_id as "SubAccountName",
         authoritative_source as "x_AuthoritativeSource",
         context_tier as "x_ContextTier",
         cast(null as varchar) as "x_FeeModel",
@@ -380,6 +385,7 @@ fee_rows as (
         'Cost Management' as "ServiceSubcategory",
         cast(null as varchar) as "SkuMeter",
         cast(null as varchar) as "SubAccountId",
+        cast(null as varchar) as "SubAccountName",
         cast(null as varchar) as "x_AuthoritativeSource",
         cast(null as integer) as "x_ContextTier",
         fee_model as "x_FeeModel",
@@ -493,9 +499,9 @@ def focus_column_violations(path: str | os.PathLike[str]) -> list[str]:
     ones; no NULL in a column that allows none; no empty strings (NULL means "no value"); date-times
     are ISO 8601 UTC ``YYYY-MM-DDTHH:mm:ssZ`` with start before end and charge periods inside the
     billing period; currency codes are ISO 4217; metrics are plain numbers (no symbols, separators
-    or '+'); enumerated columns hold allowed values; JSON columns hold objects; and
+    or '+'); enumerated columns hold allowed values; JSON columns hold objects;
     ``ListCost = ListUnitPrice x PricingQuantity`` (likewise ContractedCost) where a unit price is
-    given.
+    given; and SubAccountId and SubAccountName come together, NULL on the same rows.
     """
     file = Path(path)
     if not file.is_file():
@@ -533,6 +539,7 @@ def focus_column_violations(path: str | os.PathLike[str]) -> list[str]:
         violations += _period_violations(con, present)
         violations += _cost_formula_violations(con, present)
         violations += _quantity_violations(con, present)
+        violations += _sub_account_violations(con, present)
     finally:
         con.close()
     return violations
@@ -733,6 +740,27 @@ def _cost_formula_violations(con: duckdb.DuckDBPyConnection, present: set[str]) 
                 f"{cost}: {bad} row(s) where {cost} != {unit_price} x PricingQuantity"
             )
     return violations
+
+
+def _sub_account_violations(con: duckdb.DuckDBPyConnection, present: set[str]) -> list[str]:
+    """A dataset with sub accounts has both SubAccountId and SubAccountName, NULL on the same
+    rows: the charges that apply to no sub account (FOCUS 1.2, SubAccountId and SubAccountName)."""
+    pair = {"SubAccountId", "SubAccountName"}
+    if not pair & present:
+        return []
+    if not pair <= present:
+        [there] = pair & present
+        [missing] = pair - present
+        return [f"{missing}: column missing; a dataset with {there} needs both"]
+    mismatched = _count(
+        con,
+        'select count(*) from focus where ("SubAccountId" is null) <> ("SubAccountName" is null)',
+    )
+    if mismatched:
+        return [
+            f"SubAccountName: {mismatched} row(s) NULL where SubAccountId is not, or the reverse"
+        ]
+    return []
 
 
 def _quantity_violations(con: duckdb.DuckDBPyConnection, present: set[str]) -> list[str]:

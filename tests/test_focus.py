@@ -141,6 +141,8 @@ def test_tokens_are_quantities_and_negotiated_prices_are_contracted(exported) ->
         "order by ChargePeriodStart",
     )
     before, after = rows[0], rows[-1]
+    # The project id is the only name the API gives the project.
+    assert {row["SubAccountName"] for row in rows} == {"proj_1"}
     assert before["ChargePeriodStart"] == _utc(2026, 5, 4)
     assert (before["ConsumedQuantity"], before["ConsumedUnit"]) == (Decimal(3_000_000), "Tokens")
     assert (before["PricingQuantity"], before["PricingUnit"]) == (Decimal(3), "1000000 Tokens")
@@ -201,6 +203,7 @@ VALID_ROW = {
     "ServiceSubcategory": "Generative AI",
     "SkuMeter": "Input Tokens",
     "SubAccountId": "proj_1",
+    "SubAccountName": "proj_1",
     "x_Model": "gpt-4o",
 }
 
@@ -297,6 +300,16 @@ BROKEN: list[tuple[str, dict[str, str | None], str]] = [
         "tax row with a pricing quantity",
         {**VALID_ROW, "ChargeCategory": "Tax"},
         "PricingQuantity: 1 value(s) on Tax rows",
+    ),
+    (
+        "sub account id without its name",
+        _without("SubAccountName"),
+        "SubAccountName: column missing; a dataset with SubAccountId needs both",
+    ),
+    (
+        "sub account name missing on a row with an id",
+        {**VALID_ROW, "SubAccountName": None},
+        "SubAccountName: 1 row(s) NULL where SubAccountId is not",
     ),
     (
         "charge period ends before it starts",
