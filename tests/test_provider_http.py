@@ -152,6 +152,44 @@ def test_a_looping_cursor_stops_at_the_second_page(server, rewrite, message):
     assert len(calls) == 2
 
 
+def test_empty_pages_with_fresh_cursors_stop_after_three(server):
+    """A server paging through nothing, a new cursor each time, stops at the third empty page
+    (found by an acceptance probe: 5,275 requests in four minutes before this check)."""
+    calls = []
+
+    def nothing_forever(method, path, headers):
+        calls.append(path)
+        page = {"object": "page", "data": [], "has_more": True, "next_page": f"p{len(calls)}"}
+        return 200, {}, json.dumps(page).encode(), 0.0
+
+    server.respond = nothing_forever
+    with openai_client(server) as client, pytest.raises(
+        ProviderRequestError, match="3 pages in a row held no buckets while has_more stayed true"
+    ):
+        list(client.paginate(openai_api.COMPLETIONS_PATH, window_params(server)))
+    assert len(calls) == 3
+
+
+def test_one_empty_page_between_full_ones_is_passed_over(server):
+    original = server.respond
+    calls = []
+
+    def one_empty(method, path, headers):
+        calls.append(path)
+        if len(calls) == 1:
+            # An empty page whose cursor is the fake server's own for its first page
+            # (base64 of "offset:page" = "0:0").
+            page = {"object": "page", "data": [], "has_more": True, "next_page": "page_MDow"}
+            return 200, {}, json.dumps(page).encode(), 0.0
+        return original(method, path, headers)
+
+    server.respond = one_empty
+    with openai_client(server) as client:
+        pages = list(client.paginate(openai_api.COSTS_PATH, window_params(server)))
+    assert pages[0]["data"] == [] and all(p["data"] for p in pages[1:])
+    assert not pages[-1]["has_more"]
+
+
 # -- group_by encodings -------------------------------------------------------------------------
 
 
@@ -200,6 +238,26 @@ def test_retry_after_ms_wins_over_retry_after(server):
     with anthropic_client(server, sleeps) as client:
         client.get_json(anthropic_api.COST_PATH, anthropic_api.window_params(*server.days[:2]))
     assert sleeps == [1.5]
+
+
+def test_a_404_names_the_url_it_asked(server):
+    # The usual cause is a base URL without its version: OPENAI_BASE_URL=http://host, no /v1.
+    versionless = server.openai_base_url.removesuffix("/v1")
+    client = openai_api.make_client(OPENAI_KEY, versionless, sleep=lambda s: None)
+    with client, pytest.raises(ProviderRequestError) as info:
+        client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert f"HTTP 404 at {versionless}{openai_api.COSTS_PATH}:" in str(info.value)
+    assert len(server.requests) == 1  # not retried
+
+
+def test_a_retry_after_of_zero_still_backs_off(server):
+    # Anthropic's SDK honours only 0 < retry-after <= 60; a 0 would retry at once, six times
+    # within a fifth of a second (found by an acceptance probe). Backoff with jitter instead.
+    server.fail_with(429, headers={"Retry-After": "0"})
+    sleeps: list[float] = []
+    with openai_client(server, sleeps) as client:
+        client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert sleeps == [0.5]  # rng 0.5 x base 1 s, the first attempt's ceiling
 
 
 def test_retry_after_is_capped(server):

@@ -19,6 +19,7 @@ from ingest.providers import sync
 from ingest.providers.http import (
     ApiKey,
     ProviderAuthError,
+    ProviderRequestError,
     ProviderUnavailableError,
     RetryPolicy,
 )
@@ -237,6 +238,33 @@ def test_failure_mid_pagination_keeps_the_previous_rows(server, home):
     )
     assert [a[0] for a in audit] == ["ok", "error"]
     assert "RemoteProtocolError" in audit[-1][2] or "disconnect" in audit[-1][2].lower()
+
+
+def test_a_server_paging_past_the_window_is_stopped(server, home):
+    """A server that ignores end_time and pages on into the future (new cursors, new buckets:
+    an acceptance probe saw 3,238 requests before killing meterr) is stopped at its first page
+    past the window, and nothing is committed."""
+    original = server.respond
+    calls = []
+
+    def runaway(method, path, headers):
+        status, hdrs, body, delay = original(method, path.split("&page=")[0], headers)
+        page = json.loads(body)
+        # The first page as asked, then each a window further on.
+        shift = 86400 * (len(server.days) + len(calls)) if calls else 0
+        for bucket in page["data"]:
+            bucket["start_time"] += shift
+            bucket["end_time"] += shift
+        calls.append(path)
+        page.update(has_more=True, next_page=f"page_runaway_{len(calls)}")
+        return status, hdrs, json.dumps(page).encode(), delay
+
+    server.respond = runaway
+    with pytest.raises(ProviderRequestError, match="does not honour the window's end"):
+        run(server, home, "openai_costs")
+    assert len(calls) == 2
+    tables = "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'"
+    assert ("openai_costs",) not in query(home, tables)
 
 
 def test_failure_of_a_single_day_keeps_that_day(server, home):

@@ -43,6 +43,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 DEFAULT_RESPONSE_DEADLINE_S = 120.0
 # A runaway cursor (the same token forever) must end; 10k pages of 31 buckets is 800+ years.
 MAX_PAGES = 10_000
+# Pages are counted in buckets (formats.md 1.4), and a bucket is sent even for a day without
+# usage, so a page with no bucket at all says nothing; a few in a row while has_more stays true is
+# a server paging through nothing (new cursors every time, so the cursor checks never fire).
+MAX_EMPTY_PAGES_IN_A_ROW = 3
 
 
 class ApiKey:
@@ -139,8 +143,10 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after_s: float | None, rng: Callable[[], float]) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        if retry_after_s is not None:
-            return min(max(retry_after_s, 0.0), self.max_delay_s)
+        # A server's wait of 0 (or less) is no wait at all: back off as if none were given, as
+        # Anthropic's SDK does (it honours only 0 < retry-after <= 60 s).
+        if retry_after_s is not None and retry_after_s > 0:
+            return min(retry_after_s, self.max_delay_s)
         ceiling = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
         return rng() * ceiling
 
@@ -369,9 +375,12 @@ class ProviderClient:
                     if should_retry == "false":
                         retryable = False
                     if not retryable:
+                        # A 404 is most often a base URL without its version (".../v1"): name
+                        # the URL that was asked, without the query.
+                        where = f" at {self.base_url}{path}" if status == 404 else ""
                         raise self._fail(
                             ProviderRequestError,
-                            f"{name} GET {path} failed with HTTP {status}: "
+                            f"{name} GET {path} failed with HTTP {status}{where}: "
                             f"{error_message(response)}",
                             status,
                         )
@@ -407,6 +416,7 @@ class ProviderClient:
         token: str | None = None
         seen: set[str] = set()
         contents: set[str] = set()
+        empty_in_a_row = 0
         for _ in range(MAX_PAGES):
             query = [*base, ("page", token)] if token else list(base)
             page = self.get_json(path, query)
@@ -430,9 +440,19 @@ class ProviderClient:
                         self.last_status,
                     )
                 contents.add(content)
+                empty_in_a_row = 0
+            else:
+                empty_in_a_row += 1
             yield page
             if not page.get("has_more"):
                 return
+            if empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW:
+                raise self._fail(
+                    ProviderRequestError,
+                    f"{self.profile.display} GET {path}: {empty_in_a_row} pages in a row held no "
+                    "buckets while has_more stayed true; stopping",
+                    self.last_status,
+                )
             token = page.get("next_page")
             if not token or not isinstance(token, str):
                 raise self._fail(

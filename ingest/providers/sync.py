@@ -25,7 +25,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -37,8 +37,14 @@ import duckdb
 from ingest import loading, quality
 from ingest.paths import MeterrHome, meterr_home
 from ingest.providers import anthropic_api, openai_api
-from ingest.providers.base import Endpoint, ProviderProfile
-from ingest.providers.http import ApiKey, ProviderAuthError, ProviderClient, ProviderError
+from ingest.providers.base import Endpoint, ProviderProfile, buckets_of
+from ingest.providers.http import (
+    ApiKey,
+    ProviderAuthError,
+    ProviderClient,
+    ProviderError,
+    ProviderRequestError,
+)
 from ingest.quality import GateResult
 from ingest.warehouse import connect
 
@@ -427,6 +433,28 @@ def _record_failure(
         log.error("could not record the failed sync of %s: %s", endpoint.name, exc)
 
 
+def _window_pages(
+    ep: Endpoint, client: ProviderClient, first_day: date, last_day: date, limit: int | None
+) -> Iterator[dict[str, Any]]:
+    """Every page of ``ep`` for the window, stopping with :class:`ProviderRequestError` at a page
+    that says there is more although all its buckets start after the window: the server ignores
+    the requested end, and would page on into the future for ever (new cursors, new buckets, so
+    the client's loop checks never fire). A stray bucket on the last page is only dropped."""
+    for page in ep.pages(client, first_day, last_day, limit=limit):
+        buckets = buckets_of(page) if page.get("has_more") else []
+        if buckets:
+            days = [ep.bucket_day(bucket) for bucket in buckets]
+            if min(days) > last_day:
+                raise ProviderRequestError(
+                    f"{ep.profile.display} GET {ep.path}: a page of buckets from {min(days)} on, "
+                    f"after the requested window {first_day}..{last_day}, says there is more "
+                    "(the server does not honour the window's end); stopping",
+                    provider=ep.provider,
+                    status=client.last_status,
+                )
+        yield page
+
+
 def sync_window(
     home: MeterrHome | str | os.PathLike[str],
     endpoint: str | Endpoint,
@@ -463,7 +491,7 @@ def sync_window(
     client = factory(ep, key, url)
     try:
         with client:
-            pages = list(ep.pages(client, first_day, last_day, limit=limit))
+            pages = list(_window_pages(ep, client, first_day, last_day, limit))
             result.pages = len(pages)
             rows = ep.rows(
                 pages,
