@@ -14,6 +14,7 @@ the data is.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -140,10 +141,23 @@ def _describe(
     text = f"{failed.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
     if unexpected:
         where = f" ({_rows_text(rows, unexpected)})" if rows else ""
-        text += f": {unexpected} unexpected row(s){where}, e.g. {[shown(s) for s in sample[:3]]}"
+        text += f": {unexpected} unexpected row(s){where}"
+        # A missing value has nothing to show (GX hands it over as nan or <NA>).
+        if not failed.type.endswith("_not_be_null"):
+            examples = ["NULL" if _is_missing(s) else shown(s) for s in sample[:3]]
+            text += f", e.g. {examples}"
     elif res.get("details"):
         text += f": {res['details']}"
     return text
+
+
+def _is_missing(value: object) -> bool:
+    """Whether a GX example value stands for a missing cell (None, NaN, pandas' NA or NaT)."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return str(value) in ("<NA>", "NaT", "nan")
 
 
 def _checked_columns(fmt: RawTable) -> list[str]:

@@ -150,3 +150,18 @@ def test_a_refusal_names_at_most_ten_rows_per_rule_and_counts_them_all() -> None
         got = quality.validate(con, FMT, loading.numbered_rows(_batch(con, rows)), now=NOW)
     (failure,) = got.failures
     assert "13 unexpected row(s) (rows 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, …)" in failure
+
+
+def test_a_missing_value_is_said_as_missing_not_as_nan() -> None:
+    # GX hands missing cells over as nan or <NA>: a reason that said "e.g. ['nan', 'nan']"
+    # showed nothing (found by an acceptance probe). A not-null rule names rows only; another
+    # rule's example of a missing cell says NULL.
+    rows = [_good_row(i) for i in range(6)]
+    rows[1]["model"] = None
+    rows[4]["model"] = None
+    with duckdb.connect() as con:
+        got = quality.validate(con, FMT, loading.numbered_rows(_batch(con, rows)), now=NOW)
+    (failure,) = got.failures
+    assert failure.endswith("column=model): 2 unexpected row(s) (rows 2, 5)"), failure
+    assert quality._is_missing(float("nan")) and quality._is_missing(pd.NA)
+    assert quality._is_missing(None) and not quality._is_missing("nan-model")
