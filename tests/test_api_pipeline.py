@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 
@@ -18,6 +19,7 @@ from dagster_project import cli
 from dagster_project.assets.provider_apis import PROVIDER_API_ASSETS
 from dagster_project.schedules import provider_api_schedule
 from ingest.paths import MeterrHome
+from ingest.providers import http
 from ingest.providers.sync import endpoints_for, ensure_meta_tables
 from ingest.warehouse import connect
 from tests.fake_provider_server import FakeProviderServer
@@ -158,6 +160,26 @@ def test_a_first_run_with_a_refused_key_says_why_and_nothing_else(
     assert "CatalogException" not in out + err and "does not exist" not in out + err
     assert refused not in out + err
     assert _count(home, "openai_usage_completions") == 0
+
+
+def test_a_provider_that_does_not_answer_is_asked_once_per_run(
+    home: MeterrHome, server: FakeProviderServer, api_env: Path, capfd, monkeypatch
+) -> None:
+    """A stalled provider (connections accepted, nothing answered) fails the first endpoint after
+    two timeouts, and the run's other endpoints of that provider are skipped with that reason
+    instead of each waiting out six attempts (an acceptance probe's run took 414 s for one)."""
+    monkeypatch.setattr(http, "DEFAULT_TIMEOUT", httpx.Timeout(0.3))
+    monkeypatch.delenv("ANTHROPIC_ADMIN_KEY")
+    server.delay(3.0, times=None)
+    assert cli.main(["run"]) == 1
+    _, err = capfd.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    stalled = [line for line in errors if "timed out 2 times in a row" in line]
+    skipped = [line for line in errors if "skipped: OpenAI did not answer" in line]
+    assert len(stalled) == 1, errors
+    assert "ReadTimeout: no data within 0.3 s" in stalled[0]
+    assert len(skipped) == len(endpoints_for("openai")) - 1, errors
+    assert len([r for r in server.requests if r["endpoint"]]) == 2
 
 
 def test_schedule_fills_the_days_missed_since_the_last_pull(api_env: Path) -> None:

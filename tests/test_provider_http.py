@@ -304,6 +304,42 @@ def test_timeout_then_success(server):
     assert client.requests == 2
 
 
+def test_a_server_that_does_not_answer_is_given_up_after_two_timeouts(server):
+    # Six attempts of a 60 s read timeout held a run 6.5 minutes per endpoint when a provider
+    # stalled (found by an acceptance probe); two timeouts in a row say it is not answering.
+    server.delay(2.0, times=None)
+    sleeps: list[float] = []
+    with openai_client(server, sleeps, timeout=0.2, attempts=6) as client:
+        with pytest.raises(ProviderUnavailableError) as info:
+            client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert info.value.stalled
+    assert client.requests == 2 and len(sleeps) == 1
+    message = str(info.value)
+    assert "timed out 2 times in a row (ReadTimeout: no data within 0.2 s)" in message, message
+    assert "the server does not answer" in message
+
+
+def test_a_timeout_between_other_failures_is_not_a_stall(server):
+    # Only timeouts in a row count: a timeout, a 503, a timeout is three attempts, then success.
+    original = server.respond
+    calls = []
+
+    def flaky(method, path, headers):
+        calls.append(path)
+        status, hdrs, body, _ = original(method, path, headers)
+        if len(calls) in (1, 3):
+            return status, hdrs, body, 2.0  # answered only after the client gave up
+        if len(calls) == 2:
+            return 503, {}, b'{"error": {"message": "busy"}}', 0.0
+        return status, hdrs, body, 0.0
+
+    server.respond = flaky
+    with openai_client(server, timeout=0.2, attempts=6) as client:
+        page = client.get_json(openai_api.COSTS_PATH, window_params(server))
+    assert page["data"]
+    assert client.requests == 4
+
+
 @contextmanager
 def answering(body: bytes, *, headers: dict[str, str], byte_every_s: float = 0.0) -> Iterator[str]:
     """A 127.0.0.1 server answering every GET with 200 and ``body`` (one byte per

@@ -503,6 +503,21 @@ def test_sync_integration_stops_after_an_auth_error(server, home):
     assert len(server.requests) == 1
 
 
+def test_sync_integration_stops_when_the_server_does_not_answer(server, home):
+    good = EnabledIntegration("x", "bob", "anthropic", "A", ApiKey(ANTHROPIC_KEY))
+    server.delay(2.0, times=None)
+    results = sync.sync_integration(
+        home,
+        good,
+        today=server.days[-1],
+        base_url=server.anthropic_base_url,
+        client_factory=no_wait_factory(timeout=0.2),
+    )
+    assert len(results) == 1 and results[0].outcome == "error"
+    assert "timed out 2 times in a row" in results[0].error
+    assert len(server.requests) == 2  # not the other endpoint, not three attempts
+
+
 # -- the key never leaks ------------------------------------------------------------------------
 
 

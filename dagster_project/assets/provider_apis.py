@@ -17,6 +17,7 @@ from dagster_project.resources import MeterrSettings
 from ingest import check_log, quality
 from ingest.integrations import IntegrationSecretError, enabled_integrations, env_integrations
 from ingest.loading import ensure_table
+from ingest.providers.http import ProviderUnavailableError
 from ingest.providers.sync import (
     ENDPOINTS,
     SyncGateError,
@@ -34,6 +35,11 @@ PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 # Materialization metadata: the integrations whose pull failed ("id: reason"); the schedule does
 # not count a partition pulled with errors as pulled.
 PULL_ERRORS = "errors"
+# Providers that did not answer at all earlier in a run (run id -> provider -> why): the run's
+# other endpoints of that provider are skipped with that reason, instead of each waiting out its
+# own timeouts (five endpoints of a stalled provider held a run for half an hour). Only steps in
+# one process share it (`meterr run`, the in-process executor); elsewhere each step finds out.
+_STALLED: dict[str, dict[str, str]] = {}
 
 
 class ProviderApis(dg.ConfigurableResource):
@@ -114,7 +120,19 @@ def _make_asset(name: str):
             return
         first, last = _window(context)
         results, errors = [], []
+        if context.run_id not in _STALLED:
+            _STALLED.clear()  # a new run asks every provider again
+            _STALLED[context.run_id] = {}
+        stalled = _STALLED[context.run_id]
         for integration in integrations:
+            if provider in stalled:
+                skipped = (
+                    f"{integration.integration_id}: {endpoint.name} {first}..{last}: skipped: "
+                    f"{stalled[provider]}"
+                )
+                errors.append(skipped)
+                context.log.error(skipped)
+                continue
             try:
                 result = sync_window(
                     home,
@@ -148,6 +166,10 @@ def _make_asset(name: str):
                 failed = f"{integration.integration_id}: {endpoint.name} {first}..{last}: {exc}"
                 errors.append(failed)
                 context.log.error(failed)
+                if isinstance(exc, ProviderUnavailableError) and exc.stalled:
+                    stalled[provider] = (
+                        f"{endpoint.profile.display} did not answer {endpoint.name} in this run"
+                    )
         with connect(home) as con:
             # A first pull that failed (a refused key) created no table; check an empty one
             # rather than fail on a missing table and bury the pull's own reason.

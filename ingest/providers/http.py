@@ -47,6 +47,10 @@ MAX_PAGES = 10_000
 # usage, so a page with no bucket at all says nothing; a few in a row while has_more stays true is
 # a server paging through nothing (new cursors every time, so the cursor checks never fire).
 MAX_EMPTY_PAGES_IN_A_ROW = 3
+# A server that let a request time out this many times in a row is stalled, not slow: giving up
+# then, rather than after every attempt, keeps a provider outage from holding a run for six
+# minutes per endpoint (six attempts of 60 s).
+MAX_TIMEOUTS = 2
 
 
 class ApiKey:
@@ -121,7 +125,18 @@ class ProviderRequestError(ProviderError):
 
 
 class ProviderUnavailableError(ProviderError):
-    """Retries ran out on 429/5xx, timeouts or dropped connections."""
+    """Retries ran out on 429/5xx, timeouts or dropped connections. ``stalled``: the server did
+    not answer at all, :data:`MAX_TIMEOUTS` times in a row (the same run need not ask it again)."""
+
+    def __init__(
+        self, message: str, *, provider: str, status: int | None = None, stalled: bool = False
+    ) -> None:
+        super().__init__(message, provider=provider, status=status)
+        self.stalled = stalled
+
+
+class ResponseDeadlineExceeded(httpx.ReadTimeout):
+    """A response that kept arriving, too slowly: the server answers, so it is not a stall."""
 
 
 class RetryPolicy:
@@ -312,7 +327,7 @@ class ProviderClient:
             for chunk in streamed.iter_raw():
                 body += chunk
                 if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout(
+                    raise ResponseDeadlineExceeded(
                         f"the response took longer than {self.response_deadline_s:g} s",
                         request=streamed.request,
                     )
@@ -322,6 +337,20 @@ class ProviderClient:
                 content=bytes(body),
                 request=streamed.request,
             )
+
+    def _transport_problem(self, exc: httpx.TransportError) -> str:
+        """What went wrong on the wire, with the time waited when it was a timeout."""
+        text = str(exc)
+        timeout = self._http.timeout
+        waited = {
+            httpx.ConnectTimeout: ("no connection", timeout.connect),
+            httpx.ReadTimeout: ("no data", timeout.read),
+            httpx.WriteTimeout: ("could not send", timeout.write),
+            httpx.PoolTimeout: ("no free connection", timeout.pool),
+        }.get(type(exc))
+        if waited and waited[1] is not None and text in ("", "timed out"):
+            text = f"{waited[0]} within {waited[1]:g} s"
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
     def get_json(
         self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None
@@ -336,6 +365,7 @@ class ProviderClient:
         query = _as_pairs(params)
         name = self.profile.display
         attempts = self.retry.max_attempts
+        timeouts = 0
         for attempt in range(1, attempts + 1):
             retry_after: float | None = None
             self.requests += 1
@@ -344,7 +374,20 @@ class ProviderClient:
             except httpx.TransportError as exc:
                 # Timeouts, refused/dropped connections: the request never got an answer.
                 self.last_status = None
-                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                problem = self._transport_problem(exc)
+                silent = isinstance(exc, httpx.TimeoutException) and not isinstance(
+                    exc, ResponseDeadlineExceeded
+                )
+                timeouts = timeouts + 1 if silent else 0
+                if timeouts >= MAX_TIMEOUTS:
+                    raise ProviderUnavailableError(
+                        self._key.scrub(
+                            f"{name} GET {path} timed out {timeouts} times in a row ({problem}); "
+                            "giving up: the server does not answer"
+                        ),
+                        provider=self.profile.provider,
+                        stalled=True,
+                    ) from None
                 if attempt == attempts:
                     raise self._fail(
                         ProviderUnavailableError,
@@ -352,6 +395,7 @@ class ProviderClient:
                         None,
                     ) from None
             else:
+                timeouts = 0  # an answer, even an error, is not a stall
                 status = response.status_code
                 self.last_status = status
                 if status < 300:

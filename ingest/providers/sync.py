@@ -44,6 +44,7 @@ from ingest.providers.http import (
     ProviderClient,
     ProviderError,
     ProviderRequestError,
+    ProviderUnavailableError,
 )
 from ingest.quality import GateResult
 from ingest.warehouse import connect
@@ -717,7 +718,8 @@ def sync_integration(
     """Sync every endpoint of one integration over :func:`days_to_sync` (the CLI's ``meterr run``).
 
     Never raises for a provider or gate failure: each endpoint's :class:`SyncResult` carries its
-    ``error``. After an auth error the integration's other endpoints are skipped (same key).
+    ``error``. After an auth error the integration's other endpoints are skipped (same key), and
+    after a server that does not answer at all (same server).
     """
     home = _as_home(home)
     day = today or _utcnow().date()
@@ -755,6 +757,12 @@ def sync_integration(
                 results.append(failed)
                 if isinstance(exc, ProviderAuthError):
                     log.error("%s", exc)
+                    return results
+                if isinstance(exc, ProviderUnavailableError) and exc.stalled:
+                    # The server does not answer: the other endpoints would each wait it out.
+                    log.error(
+                        "%s %s..%s: %s; its other endpoints skipped", ep.name, first, last, exc
+                    )
                     return results
                 log.error("%s %s..%s: %s", ep.name, first, last, exc)
     return results
