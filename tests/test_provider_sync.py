@@ -267,6 +267,18 @@ def test_a_server_paging_past_the_window_is_stopped(server, home):
     assert ("openai_costs",) not in query(home, tables)
 
 
+def test_cost_lines_in_another_currency_are_kept_and_said(server, home, caplog):
+    day = server.days[0]
+    for record in server.dataset["openai_costs"][day]:
+        record["amount"]["currency"] = "eur"
+    caplog.set_level(logging.WARNING)
+    run(server, home, "openai_costs", day, day)
+    (lines,) = query(home, "SELECT count(*) FROM raw.openai_costs WHERE amount_currency = 'eur'")
+    assert lines[0] > 0
+    assert f"cost lines not in USD ({lines[0]} in EUR)" in caplog.text
+    assert query(home, "SELECT DISTINCT amount_currency FROM raw.openai_costs") == [("eur",)]
+
+
 def test_failure_of_a_single_day_keeps_that_day(server, home):
     day = server.days[0]
     run(server, home, "openai_costs", day, day)

@@ -434,6 +434,33 @@ def _record_failure(
         log.error("could not record the failed sync of %s: %s", endpoint.name, exc)
 
 
+# The cost endpoints' currency columns (OpenAI's amount.currency, Anthropic's currency).
+CURRENCY_COLUMNS = ("amount_currency", "currency")
+
+
+def _warn_of_other_currencies(
+    ep: Endpoint, first_day: date, last_day: date, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Say so when cost lines come in a currency other than USD: they are kept in raw as
+    received, but no mart counts them as billed cost (meterr does not convert currencies)."""
+    others: dict[str, int] = {}
+    for row in rows:
+        for column in CURRENCY_COLUMNS:
+            currency = str(row.get(column) or "").strip().upper()
+            if currency and currency != "USD":
+                others[currency] = others.get(currency, 0) + 1
+    if others:
+        listed = ", ".join(f"{n} in {c}" for c, n in sorted(others.items()))
+        log.warning(
+            "%s %s..%s: cost lines not in USD (%s): kept in raw, not counted as billed cost "
+            "(meterr does not convert currencies)",
+            ep.name,
+            first_day,
+            last_day,
+            listed,
+        )
+
+
 def _window_pages(
     ep: Endpoint, client: ProviderClient, first_day: date, last_day: date, limit: int | None
 ) -> Iterator[dict[str, Any]]:
@@ -523,6 +550,7 @@ def sync_window(
             last_day,
         )
     result.rows = len(kept)
+    _warn_of_other_currencies(ep, first_day, last_day, kept)
     # The APIs return a bucket for every day of the window, with `results: []` when there was no
     # usage. A day without a bucket is a response that stopped short (a proxy, an outage, a
     # truncated page), not a day of no usage: its stored rows stay as they are.
