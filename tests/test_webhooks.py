@@ -382,18 +382,24 @@ def test_oversized_chunked_body_is_cut_off_while_streaming(serve_app, home) -> N
     assert (home.drop / ok.json()["file"]).read_bytes() == small
 
 
-def test_a_body_that_stops_arriving_is_refused_and_leaves_nothing(serve_app, home) -> None:
-    client = serve_app(body_idle_timeout_s=1.0)
-    base = str(client.base_url)
-    host, port = base.removeprefix("http://").split(":")
-    headers = {"Content-Type": "application/json", **sign(SECRET, JSON_BODY, NOW)}
+def _signed_request_head(client: httpx.Client, body: bytes) -> tuple[str, int, str]:
+    """The receiver's host and port, and the request line and headers of a signed POST of
+    ``body`` to /webhooks/openai, for a test that sends the body itself over a raw socket."""
+    host, port = str(client.base_url).removeprefix("http://").split(":")
+    headers = {"Content-Type": "application/json", **sign(SECRET, body, NOW)}
     head = (
         "POST /webhooks/openai HTTP/1.1\r\n"
-        f"Host: {host}\r\nContent-Length: {len(JSON_BODY)}\r\n"
+        f"Host: {host}\r\nContent-Length: {len(body)}\r\n"
         + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         + "\r\n"
     )
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
+    return host, int(port), head
+
+
+def test_a_body_that_stops_arriving_is_refused_and_leaves_nothing(serve_app, home) -> None:
+    client = serve_app(body_idle_timeout_s=1.0)
+    host, port, head = _signed_request_head(client, JSON_BODY)
+    with socket.create_connection((host, port), timeout=10) as conn:
         # The headers and half the body, then nothing (a stalled or hostile client).
         conn.sendall(head.encode() + JSON_BODY[:10])
         answer = b""
@@ -414,18 +420,10 @@ def test_a_body_that_only_trickles_in_is_refused_at_the_deadline(serve_app, home
     # A byte every 0.1 s never trips the 5 s idle timeout; the 1 s deadline for the whole body
     # ends it, long before the 8 s the body would take.
     client = serve_app(body_idle_timeout_s=5.0, body_deadline_s=1.0)
-    base = str(client.base_url)
-    host, port = base.removeprefix("http://").split(":")
     body = b'{"pad": "' + b"z" * 70 + b'"}'
-    headers = {"Content-Type": "application/json", **sign(SECRET, body, NOW)}
-    head = (
-        "POST /webhooks/openai HTTP/1.1\r\n"
-        f"Host: {host}\r\nContent-Length: {len(body)}\r\n"
-        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        + "\r\n"
-    )
+    host, port, head = _signed_request_head(client, body)
     started = time.monotonic()
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
+    with socket.create_connection((host, port), timeout=10) as conn:
         conn.sendall(head.encode())
         conn.settimeout(0.1)
         answer = b""
