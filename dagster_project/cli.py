@@ -125,7 +125,7 @@ def _failures(result) -> list[str]:
 def _run_pipeline(files: list[Path] | None, *, report: bool, week: str | None = None):
     from dagster_project import dbt_warm
     from ingest import quality
-    from ingest.drop import pending_files
+    from ingest.drop import SETTLE_SECONDS, pending_files
     from ingest.unpack import scan_ahead
 
     # While Dagster starts, on the other core: the files' one read (digest, line check) in a
@@ -140,6 +140,9 @@ def _run_pipeline(files: list[Path] | None, *, report: bool, week: str | None = 
     run_config: dict = {"ops": {}}
     if files is not None:
         run_config["ops"]["drop_folder_files"] = {"config": {"files": [str(f) for f in files]}}
+    else:
+        # As the sensor does: a file modified in the last seconds may still be being written.
+        run_config["ops"]["drop_folder_files"] = {"config": {"settle_seconds": SETTLE_SECONDS}}
     if report and week:
         run_config["ops"]["reports__weekly_report"] = {"config": {"week": week}}
     started = time.monotonic()
@@ -313,7 +316,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     home = meterr_home().ensure()
     written = write_sample_files(home.drop)
     _progress(f"wrote the sample data set ({len(written)} files) into {home.drop}")
-    result = _run_pipeline(None, report=True)
+    # The sample files were just written whole: no need to let them settle.
+    result = _run_pipeline(None, report=True, settle=False)
     for outcome in _outcomes(result):
         print(outcome["line"], flush=True)
     problems = _failures(result)

@@ -12,9 +12,7 @@ import dagster as dg
 
 from dagster_project.jobs import ingest_job
 from dagster_project.resources import DropFolder
-
-# A file modified this recently may still be being copied in; wait for it to settle.
-SETTLE_SECONDS = 2.0
+from ingest.drop import SETTLE_SECONDS
 
 
 @dg.sensor(

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -86,6 +87,10 @@ class FileOutcome:
 # A file that changed while it was read is still being written (copied in place rather than
 # renamed from a .part name): what was read is not committed, and the file stays in drop/.
 STILL_BEING_WRITTEN = "the file changed while it was read (still being written?); left in drop/"
+# A whole-folder run (the sensor, `meterr ingest` and `meterr run`) leaves a file modified this
+# recently for the next run: it may still be being written in place (a writer that appends now
+# and then would otherwise have what it wrote so far loaded, and the rest land in the archive).
+SETTLE_SECONDS = 2.0
 
 
 def _file_state(path: Path) -> tuple[int, int, int] | None:
@@ -561,19 +566,36 @@ def process_drop_folder(
     *,
     extra_tables: Iterable = (),
     on_file: Callable[[FileOutcome], None] | None = None,
+    settle_seconds: float = 0.0,
 ) -> list[FileOutcome]:
-    """Process ``files`` (default: everything pending in ``drop/``) under the writer lock."""
+    """Process ``files`` (default: everything pending in ``drop/``) under the writer lock.
+
+    With ``settle_seconds``, a pending file modified less than that long ago is left in ``drop/``
+    with a ``waiting`` outcome (named files are always processed)."""
     home.ensure()
     outcomes: list[FileOutcome] = []
+
+    def report(outcome: FileOutcome) -> None:
+        outcomes.append(outcome)
+        if on_file:
+            on_file(outcome)
+
     if files is not None:
         chosen = list(files)
     else:
         chosen, skipped = scan_drop_folder(home)
         for outcome in skipped:
             log.warning(outcome.line())
-            outcomes.append(outcome)
-            if on_file:
-                on_file(outcome)
+            report(outcome)
+        if settle_seconds > 0:
+            settled = []
+            for path in chosen:
+                age = _age_seconds(path)
+                if age is not None and age < settle_seconds:
+                    report(_settling(path, age, settle_seconds))
+                else:
+                    settled.append(path)
+            chosen = settled
     with connect(home) as con:
         ensure_raw_tables(con, extra_tables)
         for path in chosen:
@@ -582,7 +604,25 @@ def process_drop_folder(
                 continue
             for outcome in process_file(con, home, path):
                 log.info(outcome.line())
-                outcomes.append(outcome)
-                if on_file:
-                    on_file(outcome)
+                report(outcome)
     return outcomes
+
+
+def _age_seconds(path: Path) -> float | None:
+    """Seconds since ``path`` was last modified (None when it cannot be read)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _settling(path: Path, age: float, settle_seconds: float) -> FileOutcome:
+    """The outcome of a file too recently modified to be taken: left for the next run."""
+    return FileOutcome(
+        path.name,
+        "waiting",
+        reason=(
+            f"modified {max(age, 0):.1f} s ago, less than {settle_seconds:g} s (still being "
+            "written?); left in drop/ for the next run"
+        ),
+    )

@@ -36,6 +36,24 @@ def _ledger(home: MeterrHome) -> list[tuple]:
         ).fetchall()
 
 
+def test_a_whole_folder_run_leaves_a_file_modified_just_now_for_the_next(home: MeterrHome) -> None:
+    # A writer appending to a file in place (found by an acceptance probe: 26 of 150 rows loaded,
+    # the rest written on into the archive) is not read until the file has been quiet a while.
+    path = write_custom_csv(home.drop / "usage.csv", [usage_row(i) for i in range(5)])
+    [outcome] = process_drop_folder(home, settle_seconds=30)
+    assert outcome.status == "waiting" and outcome.name == "usage.csv"
+    assert "less than 30 s (still being written?); left in drop/" in outcome.line()
+    assert path.is_file() and not any(home.archive.rglob("*"))
+    # Quiet long enough: taken. Named files are taken at once, settled or not.
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    assert [o.line() for o in process_drop_folder(home, settle_seconds=30)] == [
+        "usage.csv: loaded 5 rows"
+    ]
+    fresh = write_custom_csv(home.drop / "fresh.csv", [usage_row(i) for i in range(5, 7)])
+    assert [o.status for o in process_drop_folder(home, [fresh], settle_seconds=30)] == ["loaded"]
+
+
 def test_good_file_loads_and_is_archived(home: MeterrHome) -> None:
     rows = [usage_row(i) for i in range(10)]
     write_custom_csv(home.drop / "team" / "usage.csv", rows)

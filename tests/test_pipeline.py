@@ -7,7 +7,9 @@ the gate keeps a failing batch out of all of them.
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -105,7 +107,8 @@ def test_ingest_without_files_processes_what_waits_in_the_drop_folder(
     home: MeterrHome, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = _rows()
-    write_custom_csv(home.drop / "team" / "usage.csv", rows)
+    dropped = write_custom_csv(home.drop / "team" / "usage.csv", rows)
+    os.utime(dropped, (time.time() - 60, time.time() - 60))  # settled: copied in a minute ago
     scans = []
     original = unpack.scan_member
 
@@ -134,6 +137,17 @@ def test_ingest_without_files_processes_what_waits_in_the_drop_folder(
     assert list(home.archive.rglob("usage.csv")) and not list(home.drop.rglob("*.csv"))
 
 
+def test_ingest_without_files_leaves_a_file_still_being_written(home: MeterrHome, capsys) -> None:
+    # As the sensor does: a file modified in the last SETTLE_SECONDS (here: just now, as a writer
+    # appending to it would have it) is not read, and waits in drop/ for the next run.
+    writing = write_custom_csv(home.drop / "writing.csv", _rows())
+    os.utime(writing, (time.time() + 60, time.time() + 60))
+    assert cli.main(["ingest"]) == 0
+    out = capsys.readouterr().out
+    assert "writing.csv: waiting: modified 0.0 s ago, less than 2 s (still being written?)" in out
+    assert writing.is_file() and not list(home.archive.rglob("*.csv"))
+
+
 def test_a_batch_failing_the_gate_never_reaches_the_marts(home: MeterrHome, capsys) -> None:
     good = write_custom_csv(home.root.parent / "in" / "good.csv", _rows())
     assert cli.main(["ingest", str(good)]) == 0
@@ -150,9 +164,6 @@ def test_a_batch_failing_the_gate_never_reaches_the_marts(home: MeterrHome, caps
     dropped = write_custom_csv(
         home.drop / "bad2.csv", [dict(r, request_id=r["request_id"] + "b") for r in bad_rows]
     )
-    import os
-    import time
-
     os.utime(dropped, (time.time() - 60, time.time() - 60))
     tick = drop_folder_sensor(
         dg.build_sensor_context(resources={"drop_folder": DropFolder(home=str(home.root))})

@@ -29,6 +29,9 @@ class DropFilesConfig(dg.Config):
     """Which files to process: paths (absolute or relative to the drop folder); empty = all."""
 
     files: list[str] = []
+    settle_seconds: float = 0.0
+    """Whole-folder runs only: a file modified less than this long ago is left for the next run
+    (``meterr ingest`` and ``meterr run`` set :data:`ingest.drop.SETTLE_SECONDS`)."""
 
 
 def _raw_specs() -> list[dg.AssetSpec]:
@@ -118,7 +121,12 @@ def drop_folder_files(
     files = None
     if config.files:
         files = [p if p.is_absolute() else home.drop / p for p in map(Path, config.files)]
-    outcomes = process_drop_folder(home, files, on_file=lambda o: context.log.info(o.line()))
+    outcomes = process_drop_folder(
+        home,
+        files,
+        on_file=lambda o: context.log.info(o.line()),
+        settle_seconds=config.settle_seconds,
+    )
     checks = []
     with connect(home) as con:
         # Rows committed before the check last passed were clean then and cannot have broken
