@@ -543,6 +543,16 @@ def process_file(
             )
     else:
         stored = archive_file(home, path)
+        after = _file_state(stored)
+        if state is not None and after is not None and after[:2] != state[:2]:
+            # Written to between the last check and the move (a writer holding the file open):
+            # what it wrote since is in the archived copy, not in raw. Never silent.
+            log.error(
+                "%s: written to after it was read: the rows loaded are those it held then, and "
+                "what came after is only in %s; drop the complete file again",
+                path.name,
+                stored,
+            )
     for outcome in outcomes:
         if outcome.status == "duplicate":
             ledger.record(

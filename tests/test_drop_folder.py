@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingest import drop
 from ingest.drop import FOLDER_LINK, pending_files, process_drop_folder
 from ingest.paths import MeterrHome
 from ingest.warehouse import writer_lock
@@ -52,6 +53,27 @@ def test_a_whole_folder_run_leaves_a_file_modified_just_now_for_the_next(home: M
     ]
     fresh = write_custom_csv(home.drop / "fresh.csv", [usage_row(i) for i in range(5, 7)])
     assert [o.status for o in process_drop_folder(home, [fresh], settle_seconds=30)] == ["loaded"]
+
+
+def test_a_file_written_to_after_it_was_read_is_said_so(
+    home: MeterrHome, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A writer holding the file open can still append between the last check and the move into
+    # the archive: the loaded rows are those read, and the log must say the rest is not loaded.
+    path = write_custom_csv(home.drop / "usage.csv", [usage_row(i) for i in range(3)])
+    original = drop.archive_file
+
+    def archive_while_written(home_: MeterrHome, dropped: Path) -> Path:
+        stored = original(home_, dropped)
+        with open(stored, "a", encoding="utf-8") as handle:
+            handle.write("2026-11-02T00:00:00Z,openai,gpt-4o,1,0,0,1,1,,late\n")
+        return stored
+
+    monkeypatch.setattr(drop, "archive_file", archive_while_written)
+    assert [o.line() for o in process_drop_folder(home)] == ["usage.csv: loaded 3 rows"]
+    assert "usage.csv: written to after it was read" in caplog.text
+    assert "drop the complete file again" in caplog.text
+    assert not path.exists()
 
 
 def test_good_file_loads_and_is_archived(home: MeterrHome) -> None:
