@@ -273,11 +273,11 @@ def _gzip_twice_in_zip(drop: Path) -> Path:
 
 
 def _gzip_bomb_in_zip(drop: Path) -> Path:
-    # 12 MB of zeros, gzipped (12 KB), deflated again in the zip (to well under 1 KB). The ratio
-    # counts from the bytes in the zip: from the gzip's own size it would pass (12 KB x 200 +
-    # 10 MB allowance), so the two ratios would multiply.
+    # 300 MB of zeros, gzipped (300 KB), deflated again in the zip (to a few KB). The ratio
+    # counts from the bytes in the zip: from the gzip's own size it would pass (300 KB x 200 +
+    # 256 MiB allowance), so the two ratios would multiply.
     return _zip(drop / "gzbomb.zip", [("ok.csv", _good_bytes()),
-                                      ("zeros.csv.gz", gzip.compress(b"\0" * (12 << 20)))])
+                                      ("zeros.csv.gz", gzip.compress(b"\0" * (300 << 20)))])
 
 
 def _too_many_members(drop: Path) -> Path:
@@ -401,10 +401,10 @@ def test_hostile_file_is_refused_with_its_reason_and_loads_nothing(
 def test_gzip_bomb_is_refused_while_inflating(loaded: MeterrHome, tmp_path: Path) -> None:
     before = _snapshot(loaded)
     path = loaded.drop / "zeros.csv.gz"
-    # 200 MB of zeros, compressed while streaming (about 200 KB on disk).
+    # 400 MB of zeros, compressed while streaming (about 400 KB on disk).
     with gzip.open(path, "wb", compresslevel=9) as writer:
         chunk = b"\0" * (1 << 20)
-        for _ in range(200):
+        for _ in range(400):
             writer.write(chunk)
     got, _error = _quarantined(loaded, path)
     assert "zeros.csv.gz: inflates beyond" in got and "decompression bomb" in got
@@ -413,15 +413,43 @@ def test_gzip_bomb_is_refused_while_inflating(loaded: MeterrHome, tmp_path: Path
 
 
 @pytest.mark.slow
+def test_a_highly_compressible_real_export_is_not_taken_for_a_bomb(home: MeterrHome) -> None:
+    # Request logs that repeat one long system prompt in every record compress about 300:1 (an
+    # acceptance probe's 88 MB Helicone export gzipped to 300 KB was refused as a bomb).
+    prompt = "You are a careful assistant. " * 1000  # 29 KB, the same in every request
+    lines = []
+    for i in range(1400):
+        record = {
+            "response_id": f"resp-{i}",
+            "request_id": f"req-{i}",
+            "request_created_at": f"2026-10-{1 + i % 28:02d} 12:00:00.000",
+            "provider": "OPENAI",
+            "request_model": "gpt-4o-mini",
+            "prompt_tokens": 900,
+            "completion_tokens": 100,
+            "cost": 0.0002,
+            "request_body": {"messages": [{"role": "system", "content": prompt}]},
+        }
+        lines.append(json.dumps(record))
+    path = home.drop / "helicone-with-bodies.jsonl.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=9))
+    inflated = len("\n".join(lines)) + 1
+    assert inflated > 200 * path.stat().st_size + (10 << 20), "beyond the old 200:1 + 10 MiB"
+    assert [o.line() for o in process_drop_folder(home, [path])] == [
+        "helicone-with-bodies.jsonl.gz: loaded 1400 rows"
+    ]
+
+
+@pytest.mark.slow
 def test_zip_bomb_is_refused_before_inflating(loaded: MeterrHome) -> None:
     before = _snapshot(loaded)
     path = loaded.drop / "zeros.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         with archive.open("zeros.csv", "w") as writer:
-            for _ in range(200):
+            for _ in range(400):
                 writer.write(b"0" * (1 << 20))
     got, _error = _quarantined(loaded, path)
-    assert "zip member 'zeros.csv' declares 209,715,200 bytes" in got
+    assert "zip member 'zeros.csv' declares 419,430,400 bytes" in got
     assert "decompression bomb" in got
     assert _snapshot(loaded) == before
 
