@@ -299,7 +299,11 @@ def _process_member(
             con.execute(ledger.INSERT, ledger_row)
             return FileOutcome(name, "loaded", 0, None, "empty", digest)
         return FileOutcome(
-            name, "quarantined", file_sha256=digest, reason=unknown_format_reason(sample)
+            name,
+            "quarantined",
+            file_sha256=digest,
+            reason=(sample.oversized if records is None else None)
+            or unknown_format_reason(sample),
         )
     # The gate's library loads while the rows are read (the insert leaves the interpreter free).
     quality.load_in_background()

@@ -160,6 +160,34 @@ def _check_nested(path: Path, display: str) -> None:
         raise UnreadableFileError(f"{display}: an archive inside an archive is not supported")
 
 
+def _envelope_candidate(path: Path) -> bool:
+    """Whether ``path`` could be a saved API response to unwrap whole: a JSON object no larger
+    than :data:`MAX_ENVELOPE_BYTES` (one such document is often a single line)."""
+    try:
+        if path.stat().st_size > MAX_ENVELOPE_BYTES:
+            return False
+        with open(path, "rb") as handle:
+            head = handle.read(SAMPLE_BYTES)
+    except OSError:
+        return False
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+def _is_one_line(path: Path) -> bool:
+    """Whether ``path`` holds one line (trailing blank lines aside)."""
+    with open(path, "rb") as handle:
+        seen_newline = False
+        while chunk := handle.read(COPY_CHUNK):
+            if seen_newline and chunk.strip():
+                return False
+            at = chunk.find(b"\n")
+            if at >= 0:
+                if chunk[at:].strip():
+                    return False
+                seen_newline = True
+    return True
+
+
 def scan_member(path: Path, display: str) -> str:
     """Refuse a file with a line longer than ``MAX_RECORD_BYTES`` (JSON arrays excepted) and
     return the SHA-256 of its bytes: one streaming pass for both, so a large file is read once.
@@ -169,6 +197,7 @@ def scan_member(path: Path, display: str) -> str:
     the long line (counting every newline of a large file costs as much as hashing it).
     """
     digest = hashlib.sha256()
+    long_line = False
     with open(path, "rb") as handle:
         # A JSON array (Langfuse writes one on a single line); DuckDB parses it per record.
         array = handle.read(SAMPLE_BYTES).lstrip(b" \t\r\n").startswith(b"[")
@@ -179,20 +208,26 @@ def scan_member(path: Path, display: str) -> str:
         while chunk := handle.read(COPY_CHUNK):
             digest.update(chunk)
             offset += len(chunk)
-            if array:
+            if array or long_line:
                 continue
             first = chunk.find(b"\n")
             if first < 0:
                 carry += len(chunk)
             else:
                 if carry + first > MAX_RECORD_BYTES:
-                    break
-                carry = len(chunk) - chunk.rfind(b"\n") - 1
-                line_start = offset - carry
+                    long_line = True
+                else:
+                    carry = len(chunk) - chunk.rfind(b"\n") - 1
+                    line_start = offset - carry
             if carry > MAX_RECORD_BYTES:
+                long_line = True
+            # A saved API response ({"data": [...]}) is one document, often on one line, parsed
+            # whole up to MAX_ENVELOPE_BYTES: its length is not one record's. Hashing goes on.
+            if long_line and not _envelope_candidate(path):
                 break
         else:
-            return digest.hexdigest()
+            if not long_line or _is_one_line(path):
+                return digest.hexdigest()
     raise UnsafeFileError(
         f"{display}: line {_line_number(path, line_start)} is longer than "
         f"{MAX_RECORD_BYTES:,} bytes; refused (no usage record is that long)"
@@ -438,10 +473,14 @@ def read_sample(path: Path, name: str) -> Sample:
     keys = first_record_keys(head)
     if keys is None:
         if len(head.encode("utf-8", errors="replace")) >= MAX_RECORD_BYTES:
-            raise UnsafeFileError(
+            reason = (
                 f"{name}: the first JSON record is longer than {MAX_RECORD_BYTES:,} bytes "
                 "(or malformed)"
             )
+            if _envelope_candidate(path):
+                # Perhaps a saved API response on one line: the caller tries to unwrap it.
+                return Sample(text=sample.text, name=name, oversized=reason)
+            raise UnsafeFileError(reason)
         return sample
     return Sample(text=json.dumps(dict.fromkeys(keys)) + "\n", name=name)
 

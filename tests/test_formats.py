@@ -234,6 +234,32 @@ def test_an_api_response_over_the_size_cap_is_not_parsed_whole(
     assert kept.read_bytes() == data
 
 
+def test_an_api_response_on_one_line_longer_than_a_record_loads_its_records(
+    home: MeterrHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A saved response is one document, often one line: its length is the whole response's,
+    not a record's (an acceptance probe's 18.7 MB one-line response of 40,000 records was
+    refused as a line over the 16 MiB record limit). Here the limit is lowered to 2,000 bytes."""
+    monkeypatch.setattr("ingest.unpack.MAX_RECORD_BYTES", 2000)
+    fmt, table, rows, sums = EXPECTED["helicone/output.jsonl"]
+    response = home.drop / "response.json"
+    # Longer than the 64 KiB detection sample too (paging fields can be long: a cursor, a query).
+    document = {"data": _records("helicone/output.jsonl"), "query": "q" * 100_000}
+    response.write_text(json.dumps(document))
+    assert response.read_text().count("\n") == 0
+    # One long object that is not a response, and a JSON Lines file whose first line is long.
+    other = home.drop / "other.json"
+    other.write_text(json.dumps({"rows": ["x" * 100_000]}))
+    lines = home.drop / "lines.jsonl"
+    lines.write_text(json.dumps({"request_id": "x" * 3000}) + "\n" + '{"request_id": "y"}\n')
+    outcomes = {o.name: o for o in process_drop_folder(home, [response, other, lines])}
+    loaded = outcomes["response.json"]
+    assert (loaded.status, loaded.format, loaded.row_count) == ("loaded", fmt, rows), loaded
+    assert _sums(home, table, sums) == sums
+    assert "the first JSON record is longer than 2,000 bytes" in outcomes["other.json"].reason
+    assert "lines.jsonl: line 1 is longer than 2,000 bytes" in outcomes["lines.jsonl"].reason
+
+
 # --- exact totals per format ------------------------------------------------------------------
 
 

@@ -68,6 +68,9 @@ class Sample:
 
     text: str
     name: str
+    oversized: str | None = None
+    """Why the first JSON record could not be sampled (longer than the record limit): the file
+    can still be a saved API response (one document, parsed whole), else this is its reason."""
 
     @property
     def first_line(self) -> str:
