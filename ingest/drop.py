@@ -478,15 +478,17 @@ def process_file(
         for member in iter_members(path, workdir):
             try:
                 outcomes.append(
-                    _process_member(
-                        con,
-                        member.name,
-                        member.path,
-                        member.sha256,
-                        origin,
-                        now,
-                        workdir,
-                        unchanged,
+                    _documentation_passed_over(
+                        _process_member(
+                            con,
+                            member.name,
+                            member.path,
+                            member.sha256,
+                            origin,
+                            now,
+                            workdir,
+                            unchanged,
+                        )
                     )
                 )
             except (duckdb.Error, UnicodeError, OSError) as exc:
@@ -502,6 +504,12 @@ def process_file(
                 )
         if not outcomes:
             outcomes.append(FileOutcome(path.name, "quarantined", reason="archive has no files"))
+        elif all(o.status == "skipped" for o in outcomes):
+            outcomes.append(
+                FileOutcome(
+                    path.name, "quarantined", reason="archive holds documentation only, no export"
+                )
+            )
     except (UnsafeFileError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, OSError) as exc:
         outcomes.append(
             FileOutcome(path.name, "quarantined", reason=str(exc) or type(exc).__name__)
@@ -572,6 +580,33 @@ def process_file(
                 at=now,
             )
     return outcomes
+
+
+# Names of the files an export archive may carry beside its data (a read-me, a licence, a PDF
+# of the invoice): inside a zip, such a member of no known format is passed over, not a reason
+# to quarantine the archive whose data loaded.
+DOCUMENTATION_SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm", ".rtf", ".doc", ".docx")
+DOCUMENTATION_STEMS = ("README", "LICENSE", "LICENCE", "NOTICE", "CHANGELOG")
+
+
+def _documentation_passed_over(outcome: FileOutcome) -> FileOutcome:
+    """A zip member named like documentation that no format recognised: ``skipped``, with why."""
+    archive, _, member = outcome.name.partition(":")
+    if not member or outcome.status != "quarantined" or outcome.format is not None:
+        return outcome
+    if not (outcome.reason or "").startswith("no known format"):
+        return outcome
+    base = Path(member).name
+    if not (
+        base.lower().endswith(DOCUMENTATION_SUFFIXES)
+        or base.upper().startswith(DOCUMENTATION_STEMS)
+    ):
+        return outcome
+    return replace(
+        outcome,
+        status="skipped",
+        reason="documentation beside the data (no known export format); not loaded",
+    )
 
 
 def process_drop_folder(

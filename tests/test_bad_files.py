@@ -240,6 +240,28 @@ def test_an_archive_with_a_bad_member_beside_a_loaded_one_says_what_each_did(
     assert members["mixed.zip:notes.csv"]["status"] == "quarantined"
 
 
+def test_documentation_beside_the_data_in_a_zip_is_passed_over(home: MeterrHome) -> None:
+    # An export bundled with a read-me: the read-me is not a reason to quarantine the archive
+    # whose data loaded (an acceptance probe's zip went to quarantine with its rows counted).
+    # A member of no known format that is not named like documentation still quarantines.
+    bundled = _zip(
+        home.drop / "bundled.zip",
+        [("requests.jsonl", _good_bytes("helicone/output.jsonl")),
+         ("README.txt", b"Exported from Helicone, last 30 days.\n"),
+         ("docs/LICENSE", b"MIT, or whatever the tool says.\n")],
+    )
+    only_docs = _zip(home.drop / "docs.zip", [("notes.md", b"# nothing, but, commas\n")])
+    outcomes = {o.name: o for o in process_drop_folder(home, [bundled, only_docs])}
+    assert outcomes["bundled.zip:requests.jsonl"].status == "loaded"
+    for name in ("bundled.zip:README.txt", "bundled.zip:docs/LICENSE"):
+        assert outcomes[name].line() == (
+            f"{name}: skipped: documentation beside the data (no known export format); not loaded"
+        )
+    assert list(home.archive.rglob("bundled.zip")) and not list(home.quarantine.rglob("bundled*"))
+    assert outcomes["docs.zip"].reason == "archive holds documentation only, no export"
+    assert list(home.quarantine.rglob("docs.zip"))
+
+
 def _zip_slip(drop: Path) -> Path:
     # A good member first: an unsafe archive must load nothing at all.
     return _zip(drop / "slip.zip", [("ok.csv", _good_bytes()), ("../../outside.csv", b"a,b\n")])
