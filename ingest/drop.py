@@ -113,11 +113,14 @@ def unknown_format_reason(sample) -> str:
         return "no known format: the file is empty"
     header = sample.csv_header()
     if header is not None:
-        shown = ", ".join(h[:40] for h in header[:12])
+        if any("\x00" in h for h in header):
+            # A tar archive or another binary file: its header bytes say nothing to anyone.
+            return "no known format: binary content, not a CSV or JSON export"
+        shown = ", ".join(_printable(h[:40]) for h in header[:12])
         return f"no known format: CSV columns [{shown}] match no supported export"
     record = sample.first_json_object()
     if record is not None:
-        shown = ", ".join(str(k)[:40] for k in list(record)[:12])
+        shown = ", ".join(_printable(str(k)[:40]) for k in list(record)[:12])
         # A failed export call saved as the export ({"data": null, "error": "Unauthorized"}):
         # said as such, still without its text.
         hint = (
@@ -127,6 +130,11 @@ def unknown_format_reason(sample) -> str:
         )
         return f"no known format: JSON keys [{shown}] match no supported export{hint}"
     return "no known format: neither a CSV with a known header nor JSON records"
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x07``), for a one-line reason."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def is_dangling_link(path: Path) -> bool:

@@ -15,6 +15,7 @@ import io
 import json
 import shutil
 import stat
+import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -260,6 +261,41 @@ def test_documentation_beside_the_data_in_a_zip_is_passed_over(home: MeterrHome)
     assert list(home.archive.rglob("bundled.zip")) and not list(home.quarantine.rglob("bundled*"))
     assert outcomes["docs.zip"].reason == "archive holds documentation only, no export"
     assert list(home.quarantine.rglob("docs.zip"))
+
+
+def test_a_csv_of_ragged_rows_names_the_line_not_a_working_path(home: MeterrHome) -> None:
+    # DuckDB's sniffer says only "Error when sniffing file <working path>": the reason names the
+    # row that breaks the layout instead (found by an acceptance probe).
+    path = home.drop / "cut.csv"
+    path.write_text(
+        "timestamp,provider,model,input_tokens,output_tokens,request_id\n"
+        "2026-11-01T10:00:00Z,openai,gpt-4o,100,20,r1\n"
+        "2026-11-01T10:00:01Z,openai,gpt-4o,100,20,r2\n"
+        "2026-11-01T10:00:02Z,openai,gpt-4o"
+    )
+    [outcome] = process_drop_folder(home, [path])
+    assert outcome.status == "quarantined"
+    assert outcome.reason == (
+        "not a readable CSV: CSV line 4 has 3 fields where the header has 6"
+    ), outcome.reason
+    assert str(home.root) not in outcome.reason
+
+
+def test_a_tar_archive_is_named_binary_not_by_its_header_bytes(home: MeterrHome) -> None:
+    # A .tar.gz is not a format meterr opens: its tar header used to be quoted as CSV columns,
+    # NUL bytes and all, into the ledger and error.json (found by an acceptance probe).
+    data = _good_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("usage.csv")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    path = home.drop / "export.tar.gz"
+    path.write_bytes(gzip.compress(buffer.getvalue()))
+    [outcome] = process_drop_folder(home, [path])
+    assert outcome.reason == "no known format: binary content, not a CSV or JSON export"
+    error = (home.quarantine / "export.tar.gz.error.json").read_text()
+    assert "\\u0000" not in error and "\x00" not in error
 
 
 def _zip_slip(drop: Path) -> Path:

@@ -54,8 +54,20 @@ def csv_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
             f"escape='\"', all_varchar=true, max_line_size={MAX_RECORD_BYTES}) LIMIT 0"
         )
     except duckdb.Error as exc:
-        raise FormatError(f"not a readable CSV: {first_line(exc)}") from exc
+        raise FormatError(f"not a readable CSV: {csv_error(exc, path)}") from exc
     return list(rel.columns)
+
+
+def csv_error(exc: BaseException, path: Path) -> str:
+    """DuckDB's CSV error in one line for a quarantine reason: the file's working path (gone by
+    the time anyone reads the reason) left out, and the line DuckDB names, when it names one."""
+    text = str(exc).replace(f' "{path}"', "").replace(str(path), "the file")
+    if "sniffing" in text:
+        # DuckDB says only that it found no consistent layout: find the row that breaks it.
+        return _field_count_problem(path) or "no consistent CSV layout (rows differ in shape)"
+    line = re.search(r"\bLine: (\d+)", text)
+    shown = " ".join((text.strip().splitlines() or [type(exc).__name__])[0].split())
+    return f"{shown} (CSV line {line.group(1)})" if line and "line" not in shown.lower() else shown
 
 
 def csv_relation_auto(path: Path) -> str:
@@ -77,6 +89,23 @@ def json_relation(path: Path, columns: dict[str, str], *, array: bool) -> str:
         f"read_json({sql_str(str(path))}, format='{fmt}', records=true, columns={spec}, "
         f"maximum_object_size={MAX_RECORD_BYTES}, ignore_errors=false)"
     )
+
+
+def _field_count_problem(path: Path) -> str | None:
+    """The first row whose number of fields differs from the header's, as a reason."""
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            for row in reader:
+                if header and row and len(row) != len(header):
+                    return (
+                        f"CSV line {reader.line_num} has {len(row)} fields where the header "
+                        f"has {len(header)}"
+                    )
+    except (OSError, csv.Error):
+        return None
+    return None
 
 
 def first_line(exc: BaseException) -> str:
