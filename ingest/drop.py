@@ -485,20 +485,19 @@ def process_file(
             raise FileNotFoundError(f"a symbolic link to nothing: {path.readlink()} does not exist")
         for member in iter_members(path, workdir):
             try:
-                outcomes.append(
-                    _documentation_passed_over(
-                        _process_member(
-                            con,
-                            member.name,
-                            member.path,
-                            member.sha256,
-                            origin,
-                            now,
-                            workdir,
-                            unchanged,
-                        )
-                    )
+                outcome = _process_member(
+                    con,
+                    member.name,
+                    member.path,
+                    member.sha256,
+                    origin,
+                    now,
+                    workdir,
+                    unchanged,
                 )
+                if member.name != path.name:  # a member of an archive
+                    outcome = _documentation_passed_over(outcome, member.name)
+                outcomes.append(outcome)
             except (duckdb.Error, UnicodeError, OSError) as exc:
                 outcomes.append(
                     FileOutcome(member.name, "quarantined", reason=f"could not read: {exc}")
@@ -597,14 +596,14 @@ DOCUMENTATION_SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm", ".rtf", ".doc"
 DOCUMENTATION_STEMS = ("README", "LICENSE", "LICENCE", "NOTICE", "CHANGELOG")
 
 
-def _documentation_passed_over(outcome: FileOutcome) -> FileOutcome:
-    """A zip member named like documentation that no format recognised: ``skipped``, with why."""
-    archive, _, member = outcome.name.partition(":")
-    if not member or outcome.status != "quarantined" or outcome.format is not None:
+def _documentation_passed_over(outcome: FileOutcome, member: str) -> FileOutcome:
+    """An archive member (``member``: ``archive.zip:inner/name``) named like documentation that
+    no format recognised: ``skipped``, with why; any other outcome as it is."""
+    if outcome.status != "quarantined" or outcome.format is not None:
         return outcome
     if not (outcome.reason or "").startswith("no known format"):
         return outcome
-    base = Path(member).name
+    base = Path(member.partition(":")[2] or member).name
     if not (
         base.lower().endswith(DOCUMENTATION_SUFFIXES)
         or base.upper().startswith(DOCUMENTATION_STEMS)
