@@ -122,7 +122,9 @@ def _failures(result) -> list[str]:
     return problems
 
 
-def _run_pipeline(files: list[Path] | None, *, report: bool, week: str | None = None):
+def _run_pipeline(
+    files: list[Path] | None, *, report: bool, week: str | None = None, settle: bool = True
+):
     from dagster_project import dbt_warm
     from ingest import quality
     from ingest.drop import SETTLE_SECONDS, pending_files
@@ -140,7 +142,7 @@ def _run_pipeline(files: list[Path] | None, *, report: bool, week: str | None = 
     run_config: dict = {"ops": {}}
     if files is not None:
         run_config["ops"]["drop_folder_files"] = {"config": {"files": [str(f) for f in files]}}
-    else:
+    elif settle:
         # As the sensor does: a file modified in the last seconds may still be being written.
         run_config["ops"]["drop_folder_files"] = {"config": {"settle_seconds": SETTLE_SECONDS}}
     if report and week:

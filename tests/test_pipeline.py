@@ -137,6 +137,19 @@ def test_ingest_without_files_processes_what_waits_in_the_drop_folder(
     assert list(home.archive.rglob("usage.csv")) and not list(home.drop.rglob("*.csv"))
 
 
+def test_demo_loads_every_sample_file_at_once_and_prints_the_report(
+    home: MeterrHome, capsys
+) -> None:
+    # The README's first command: the sample files it has just written are taken in the same run
+    # (they are whole; the whole-folder settle time is not theirs to wait out).
+    assert cli.main(["demo"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    report = Path(lines[-1])
+    assert report.is_file() and report.suffix == ".html", lines
+    assert lines[:-1] and all(": loaded " in line for line in lines[:-1]), lines
+    assert not [p for p in home.drop.rglob("*") if p.is_file()], "nothing left waiting"
+
+
 def test_ingest_without_files_leaves_a_file_still_being_written(home: MeterrHome, capsys) -> None:
     # As the sensor does: a file modified in the last SETTLE_SECONDS (here: just now, as a writer
     # appending to it would have it) is not read, and waits in drop/ for the next run.
