@@ -273,12 +273,21 @@ def test_a_csv_of_ragged_rows_names_the_line_not_a_working_path(home: MeterrHome
         "2026-11-01T10:00:01Z,openai,gpt-4o,100,20,r2\n"
         "2026-11-01T10:00:02Z,openai,gpt-4o"
     )
-    [outcome] = process_drop_folder(home, [path])
-    assert outcome.status == "quarantined"
-    assert outcome.reason == (
+    # And text in another encoding than UTF-8 (or UTF-16): said so, without the row's text.
+    latin = home.drop / "latin.csv"
+    latin.write_bytes(
+        "timestamp,provider,model,input_tokens,output_tokens,request_id,user_id\n"
+        "2026-11-01T10:00:00Z,openai,gpt-4o,100,20,r1,Jos\xe9\n".encode("latin-1")
+    )
+    outcomes = {o.name: o for o in process_drop_folder(home, [path, latin])}
+    assert outcomes["cut.csv"].reason == (
         "not a readable CSV: CSV line 4 has 3 fields where the header has 6"
-    ), outcome.reason
-    assert str(home.root) not in outcome.reason
+    ), outcomes["cut.csv"].reason
+    assert outcomes["latin.csv"].reason == (
+        "not a readable CSV: CSV line 2 is not UTF-8 text (Latin-1 or Windows-1252?); save the "
+        "file as UTF-8 or UTF-16"
+    ), outcomes["latin.csv"].reason
+    assert all(str(home.root) not in o.reason for o in outcomes.values())
 
 
 def test_a_tar_archive_is_named_binary_not_by_its_header_bytes(home: MeterrHome) -> None:
@@ -292,8 +301,18 @@ def test_a_tar_archive_is_named_binary_not_by_its_header_bytes(home: MeterrHome)
         archive.addfile(info, io.BytesIO(data))
     path = home.drop / "export.tar.gz"
     path.write_bytes(gzip.compress(buffer.getvalue()))
-    [outcome] = process_drop_folder(home, [path])
-    assert outcome.reason == "no known format: binary content, not a CSV or JSON export"
+    # Other archive kinds meterr does not open (README): of no known format too.
+    seven = home.drop / "export.7z"
+    seven.write_bytes(b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(range(256)) * 4)
+    rar = home.drop / "export.rar"
+    rar.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(range(256)) * 4)
+    outcomes = {o.name: o for o in process_drop_folder(home, [path, seven, rar])}
+    assert outcomes["export.tar.gz"].reason == (
+        "no known format: binary content, not a CSV or JSON export"
+    )
+    for name in ("export.7z", "export.rar"):
+        assert outcomes[name].status == "quarantined"
+        assert outcomes[name].reason.startswith("no known format"), outcomes[name].reason
     error = (home.quarantine / "export.tar.gz.error.json").read_text()
     assert "\\u0000" not in error and "\x00" not in error
 

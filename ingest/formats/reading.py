@@ -59,15 +59,21 @@ def csv_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
 
 
 def csv_error(exc: BaseException, path: Path) -> str:
-    """DuckDB's CSV error in one line for a quarantine reason: the file's working path (gone by
-    the time anyone reads the reason) left out, and the line DuckDB names, when it names one."""
+    """DuckDB's CSV error in one line for a quarantine reason, without the file's working path
+    (gone by the time anyone reads the reason), and said plainly where DuckDB's first line says
+    too little: a layout it could not sniff, text that is not UTF-8."""
     text = str(exc).replace(f' "{path}"', "").replace(str(path), "the file")
     if "sniffing" in text:
         # DuckDB says only that it found no consistent layout: find the row that breaks it.
         return _field_count_problem(path) or "no consistent CSV layout (rows differ in shape)"
     line = re.search(r"\bLine: (\d+)", text)
-    shown = " ".join((text.strip().splitlines() or [type(exc).__name__])[0].split())
-    return f"{shown} (CSV line {line.group(1)})" if line and "line" not in shown.lower() else shown
+    if line and "not utf-8 encoded" in text:
+        # (DuckDB's "Original Line" beside it may hold the row's text: never quoted.)
+        return (
+            f"CSV line {line.group(1)} is not UTF-8 text (Latin-1 or Windows-1252?); save the "
+            "file as UTF-8 or UTF-16"
+        )
+    return " ".join((text.strip().splitlines() or [type(exc).__name__])[0].split())
 
 
 def csv_relation_auto(path: Path) -> str:

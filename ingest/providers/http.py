@@ -305,8 +305,10 @@ class ProviderClient:
     def close(self) -> None:
         self._http.close()
 
-    def _fail(self, cls: type[ProviderError], text: str, status: int | None) -> ProviderError:
-        return cls(self._key.scrub(text), provider=self.profile.provider, status=status)
+    def _fail(
+        self, cls: type[ProviderError], text: str, status: int | None, **extra: Any
+    ) -> ProviderError:
+        return cls(self._key.scrub(text), provider=self.profile.provider, status=status, **extra)
 
     def _auth_error(self, response: httpx.Response) -> ProviderError:
         p = self.profile
@@ -380,12 +382,11 @@ class ProviderClient:
                 )
                 timeouts = timeouts + 1 if silent else 0
                 if timeouts >= MAX_TIMEOUTS:
-                    raise ProviderUnavailableError(
-                        self._key.scrub(
-                            f"{name} GET {path} timed out {timeouts} times in a row ({problem}); "
-                            "giving up: the server does not answer"
-                        ),
-                        provider=self.profile.provider,
+                    raise self._fail(
+                        ProviderUnavailableError,
+                        f"{name} GET {path} timed out {timeouts} times in a row ({problem}); "
+                        "giving up: the server does not answer",
+                        None,
                         stalled=True,
                     ) from None
                 if attempt == attempts:
