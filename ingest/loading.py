@@ -257,9 +257,29 @@ def find_older_copies(con: duckdb.DuckDBPyConnection, table: RawTable, file_sha2
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {OLDER_COPIES} AS SELECT rowid AS older_rowid "
-        f"FROM {target} WHERE _file_sha256 IS DISTINCT FROM {digest} AND ({same_record})"
+        f"FROM {target} WHERE _file_sha256 IS DISTINCT FROM {digest} "
+        f"{_near_in_time(con, table, digest)}AND ({same_record})"
     )
     return con.execute(f"SELECT count(*) FROM {OLDER_COPIES}").fetchone()[0]
+
+
+def _near_in_time(con: duckdb.DuckDBPyConnection, table: RawTable, digest: str) -> str:
+    """The condition (``AND ...``, or '') that keeps the stored rows close enough in time to the
+    batch ``digest`` to be copies of its records (:attr:`RawTable.copies_within`).
+
+    Literal bounds, not a subquery: DuckDB then skips the row groups whose times lie outside
+    (after 5 million rows, 0.27 s becomes a few hundredths when the file holds one day)."""
+    if table.copies_within is None:
+        return ""
+    ts = f'"{table.timestamp_column}"'
+    first, last = con.execute(
+        f"SELECT min({ts}), max({ts}) FROM {table.qualified_table} WHERE _file_sha256 = {digest}"
+    ).fetchone()
+    if first is None:  # the time is required: only an empty batch has none
+        return "AND FALSE "
+    spread = table.copies_within
+    low, high = (f"TIMESTAMP {sql_str(str(bound))}" for bound in (first - spread, last + spread))
+    return f"AND {ts} BETWEEN {low} AND {high} "
 
 
 def settle_in_place(

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from benchmarks.run import generate_helicone_jsonl
-from ingest import drop
+from ingest import drop, loading
 from ingest.formats import by_name, reading
 from ingest.formats.base import FormatError
 from ingest.loading import create_pending
@@ -355,6 +355,61 @@ def test_in_place_load_replaces_older_copies_of_the_same_requests(tmp_path: Path
     assert rows[0][2] == 1
     assert [r[2] for r in rows[1:]] == list(range(1, len(records)))
     assert [r[1] for r in rows[1:]] == [int(r["completion_tokens"]) for r in records[1:]]
+
+
+def test_a_copy_written_in_local_time_is_still_the_same_request(tmp_path: Path) -> None:
+    """An export that writes the request time in local time without an offset (read as UTC, 13
+    hours off) still replaces the older copy: copies are looked for a day around the file's
+    times (RawTable.copies_within), not only at the same instant."""
+    records = _helicone_records()
+    older = _write_jsonl(tmp_path / "older.jsonl", records)
+    for record in records:
+        record["request_created_at"] = record["request_created_at"].replace("T12:", "T23:")
+        record["request_created_at"] = record["request_created_at"].replace("Z", "")
+        record["completion_tokens"] = int(record["completion_tokens"] or 0) + 1
+    assert any("T23:" in r["request_created_at"] for r in records)
+    newer = _write_jsonl(tmp_path / "newer.jsonl", records)
+    home, outcomes = _drop_and_process(tmp_path / "home", [older])
+    shutil.copyfile(newer, home.drop / newer.name)
+    outcomes += drop.process_drop_folder(home)
+    assert [o.status for o in outcomes] == ["loaded", "loaded"]
+    with connect(home, write=False) as con:
+        files = con.execute(
+            "SELECT DISTINCT _file_sha256 FROM raw.helicone_requests"
+        ).fetchall()
+    assert files == [(outcomes[1].file_sha256,)]
+
+
+def test_older_copies_are_looked_for_only_near_the_new_files_times() -> None:
+    """A file of request-level exports is compared with the stored rows of its own days (and a
+    day either side), so the look-up does not grow with history; a custom export, whose times a
+    later file may correct, is compared with every stored row."""
+    helicone, custom = by_name("helicone"), by_name("custom")
+    with duckdb.connect() as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute(helicone.create_sql(helicone.qualified_table))
+        stored = [
+            ("older", "2026-10-01 00:00:00"),
+            ("older", "2026-10-08 23:00:00"),  # within a day of the new file's first row
+            ("older", "2026-10-09 12:00:00"),
+            ("older", "2026-10-11 12:00:00"),  # within a day of its last
+            ("older", "2026-10-12 12:00:01"),  # a day and a second after it
+            ("newer", "2026-10-09 12:00:00"),
+            ("newer", "2026-10-11 12:00:00"),
+        ]
+        for n, (sha, at) in enumerate(stored):
+            con.execute(
+                f"INSERT INTO {helicone.qualified_table} (_file_sha256, helicone_id, "
+                "request_created_at) VALUES (?, ?, ?)",
+                [sha, f"id-{n}", at],
+            )
+        near = loading._near_in_time(con, helicone, reading.sql_str("newer"))
+        kept = con.execute(
+            f"SELECT strftime(request_created_at, '%m-%d %H') FROM {helicone.qualified_table} "
+            f"WHERE _file_sha256 = 'older' {near} ORDER BY 1"
+        ).fetchall()
+        assert kept == [("10-08 23",), ("10-09 12",), ("10-11 12",)]
+        assert loading._near_in_time(con, custom, reading.sql_str("newer")) == ""
 
 
 def test_rows_left_unnumbered_are_numbered_by_the_next_load(

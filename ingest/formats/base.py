@@ -15,6 +15,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -117,6 +118,11 @@ class Sample:
 MAX_QUANTITY = 10**11
 
 
+# How far apart two exports can put the same instant: one may write local time without an offset
+# (read as UTC), and UTC offsets run from -12 to +14 hours.
+EXPORTED_TIME_SPREAD = timedelta(days=1)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RawTable:
     """A table in the ``raw`` schema and the rules its rows must pass before they are committed.
@@ -154,6 +160,13 @@ class RawTable:
     copy's value (see :func:`ingest.loading.merge_known_values`)."""
     timestamp_column: str = ""
     """The column the gate checks for a sane time range."""
+    copies_within: timedelta | None = None
+    """For records whose ``key`` and time the tool that exported them assigned (a request's id and
+    when it was made): how far apart in ``timestamp_column`` two copies of one record can be, as
+    two exports may render the same instant in different time zones. Older copies are looked for
+    only that far around the new file's times, so the look-up reads the stored rows of those days
+    instead of every key in the table. None (a record's time may be corrected in a later file):
+    every stored row is looked at."""
     non_negative: tuple[str, ...] = ()
     """Counts and costs the gate requires to be >= 0 and at most :data:`MAX_QUANTITY`."""
     required: tuple[str, ...] = ()

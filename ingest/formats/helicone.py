@@ -22,7 +22,7 @@ made. Helicone's ``total_tokens`` is not read: it is the sum of the counts kept.
 
 from __future__ import annotations
 
-from ingest.formats.base import KNOWN_PROVIDERS, ExportFormat, Sample
+from ingest.formats.base import EXPORTED_TIME_SPREAD, KNOWN_PROVIDERS, ExportFormat, Sample
 from ingest.formats.reading import (
     Field,
     UsageReader,
@@ -156,6 +156,7 @@ FORMAT = ExportFormat(
     # must not erase what the JSONL told.
     keep_known=tuple(c for c in FIELDS if c != "helicone_id"),
     timestamp_column="request_created_at",
+    copies_within=EXPORTED_TIME_SPREAD,
     non_negative=(*_COUNTS, "cost_usd"),
     required=("helicone_id", "request_created_at"),
     provider_column="provider",

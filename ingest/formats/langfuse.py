@@ -20,7 +20,7 @@ Traps handled: in the CSV every cell is quoted and Date cells carry literal quot
 
 from __future__ import annotations
 
-from ingest.formats.base import ExportFormat, Sample
+from ingest.formats.base import EXPORTED_TIME_SPREAD, ExportFormat, Sample
 from ingest.formats.reading import (
     Field,
     UsageReader,
@@ -138,6 +138,7 @@ FORMAT = ExportFormat(
     load_in_place=READER.load_in_place,
     key=("id",),
     timestamp_column="start_time",
+    copies_within=EXPORTED_TIME_SPREAD,
     non_negative=(
         "input_tokens",
         "cache_read_tokens",

@@ -15,7 +15,7 @@ verbatim (lower case) and mapped onto meterr's provider names in ``provider``.
 
 from __future__ import annotations
 
-from ingest.formats.base import KNOWN_PROVIDERS, ExportFormat, Sample
+from ingest.formats.base import EXPORTED_TIME_SPREAD, KNOWN_PROVIDERS, ExportFormat, Sample
 from ingest.formats.reading import (
     Field,
     UsageReader,
@@ -113,6 +113,7 @@ FORMAT = ExportFormat(
     load_in_place=READER.load_in_place,
     key=("request_id",),
     timestamp_column="start_time",
+    copies_within=EXPORTED_TIME_SPREAD,
     non_negative=(
         "spend",
         "total_tokens",
