@@ -28,11 +28,12 @@
 {% endmacro %}
 
 {#-
-  A SQL condition keeping the given usage days (a list of dates; None = rows without a day), for
-  usage_priced_sql(days_filter=...). Literal dates rather than a subquery, so DuckDB can push the
-  condition down into the raw table scans.
+  A SQL condition keeping the given usage days (a list of dates; None = rows without a day) of
+  ``column``, for usage_priced_sql(days_filter=...) and usage_days_filter(). Literal dates rather
+  than a subquery, so DuckDB can push the condition down into table scans (and through the window
+  functions of the views read, which partition by day).
 -#}
-{% macro usage_days_condition(days) -%}
+{% macro usage_days_condition(days, column='usage_date') -%}
     {%- set dated = days | reject('none') | list -%}
     {%- set conditions = [] -%}
     {%- if dated -%}
@@ -40,10 +41,10 @@
         {%- for day in dated | sort -%}
             {%- do literals.append("date '" ~ day ~ "'") -%}
         {%- endfor -%}
-        {%- do conditions.append('usage_date in (' ~ literals | join(', ') ~ ')') -%}
+        {%- do conditions.append(column ~ ' in (' ~ literals | join(', ') ~ ')') -%}
     {%- endif -%}
     {%- if dated | length < days | length -%}
-        {%- do conditions.append('usage_date is null') -%}
+        {%- do conditions.append(column ~ ' is null') -%}
     {%- endif -%}
     {{- '(' ~ (conditions | join(' or ') or 'false') ~ ')' -}}
 {%- endmacro %}

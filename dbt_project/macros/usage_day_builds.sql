@@ -65,15 +65,26 @@
 {%- endmacro %}
 
 {#- A condition on ``column`` (a usage date) keeping the days a build recomputes: all of them on a
-    first build or --full-refresh, else the changed ones (all when usage_days_rebuild_all). -#}
+    first build or --full-refresh, else the changed ones (all when usage_days_rebuild_all). The
+    days are asked before the model's SQL runs and written into it as literal dates: DuckDB pushes
+    those down through the views read (a per-row subquery made each build read every day of them,
+    0.1 s after 5 million requests against 0.02 s on an empty warehouse). -#}
 {% macro usage_days_filter(column) -%}
-    {%- if is_incremental() -%}
-        ({{ usage_days_rebuild_all() }} or exists (
-            select 1 from {{ usage_days_changed() }} as changed_days
-            where changed_days.changed_day is not distinct from {{ column }}
-        ))
-    {%- else -%}
+    {#- The bookkeeping table is made by the pre-hook, which runs after this is asked: before a
+        model's first build by this meterr version nothing is recorded, which means every day. -#}
+    {%- set recorded = adapter.get_relation(
+        database=target.database, schema='intermediate', identifier='_usage_day_builds'
+    ) if execute else none -%}
+    {%- if not is_incremental() or recorded is none -%}
         true
+    {%- else -%}
+        {%- set rebuild_all = run_query('select ' ~ usage_days_rebuild_all() ~ ' as rebuild_all') -%}
+        {%- if rebuild_all.rows[0]['rebuild_all'] -%}
+            true
+        {%- else -%}
+            {%- set changed = run_query('select changed_day from ' ~ usage_days_changed()) -%}
+            {{- usage_days_condition(changed.rows | map(attribute='changed_day') | list, column) -}}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 
