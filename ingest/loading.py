@@ -140,7 +140,8 @@ def merge_known_values(
 ) -> None:
     """Fill the ``keep_known`` columns the new rows leave empty from the committed copy of the
     same record (same key, or same ``also_keyed_by`` id). ``rows`` is the pending table, or the raw
-    table itself for an in-place batch, whose new rows are told apart by ``file_sha256``."""
+    table itself for an in-place batch, whose new rows are told apart by ``file_sha256`` and whose
+    older copies are those :func:`find_older_copies` has just found."""
     if not table.keep_known or not table.key or not _table_exists(con, table):
         return
     sets = [f'"{c}" = COALESCE(n."{c}", r."{c}")' for c in table.keep_known]
@@ -154,31 +155,32 @@ def merge_known_values(
             f'"{key}" = CASE WHEN n."{key}" = n."{alias}" THEN r."{key}" ELSE n."{key}" END'
         )
         match = f'({match} OR r."{alias}" = n."{alias}")'
-    new_rows, older_rows = "TRUE", "TRUE"
     if file_sha256 is not None:
-        digest = sql_str(file_sha256)
-        new_rows = f"_file_sha256 = {digest}"
-        older_rows = f"_file_sha256 IS DISTINCT FROM {digest}"
-        match += f" AND n.{new_rows}"
-    # A first load into an empty table has no older copies, and listing the distinct keys of
-    # its millions of new rows to find that out costs 0.8 s per 5 million.
-    older = f"SELECT 1 FROM {table.qualified_table} WHERE {older_rows} LIMIT 1"
-    if con.execute(older).fetchone() is None:
-        return
-    # The committed copies are narrowed to the new rows' keys first (a semi join that hashes
-    # the few new keys): joined directly, DuckDB hashes every committed row of the table, which
-    # costs a new 10,000-row file about 0.3 s more per 5 million rows of history.
-    committed = (
-        f"(SELECT * FROM {table.qualified_table} "
-        f"SEMI JOIN (SELECT DISTINCT {keys} FROM {rows} WHERE {new_rows}) USING ({keys}) "
-        f"WHERE {older_rows})"
-    )
-    if alias:
+        new_rows = f"_file_sha256 = {sql_str(file_sha256)}"
+        # The older copies find_older_copies found (and the commit deletes), no others: a row
+        # of the same id outside their time window stays a record of its own.
         committed = (
-            f"({committed} UNION BY NAME (SELECT * FROM {table.qualified_table} "
-            f'SEMI JOIN (SELECT DISTINCT "{alias}" FROM {rows} WHERE {new_rows}) USING ("{alias}") '
-            f"WHERE {older_rows}))"
+            f"(SELECT * FROM {table.qualified_table} "
+            f"WHERE rowid IN (SELECT older_rowid FROM {OLDER_COPIES}))"
         )
+        match += f" AND n.{new_rows}"
+    else:
+        # A first load into an empty table has no older copies, and listing the distinct keys
+        # of its millions of new rows to find that out costs 0.8 s per 5 million.
+        if con.execute(f"SELECT 1 FROM {table.qualified_table} LIMIT 1").fetchone() is None:
+            return
+        # The committed copies are narrowed to the new rows' keys first (a semi join that
+        # hashes the few new keys): joined directly, DuckDB hashes every committed row of the
+        # table, which costs a new 10,000-row file about 0.3 s more per 5 million rows.
+        committed = (
+            f"(SELECT * FROM {table.qualified_table} "
+            f"SEMI JOIN (SELECT DISTINCT {keys} FROM {rows}) USING ({keys}))"
+        )
+        if alias:
+            committed = (
+                f"({committed} UNION BY NAME (SELECT * FROM {table.qualified_table} "
+                f'SEMI JOIN (SELECT DISTINCT "{alias}" FROM {rows}) USING ("{alias}")))'
+            )
     con.execute(f"UPDATE {rows} AS n SET {', '.join(sets)} FROM {committed} AS r WHERE {match}")
 
 

@@ -262,6 +262,15 @@ def _drop_and_process(root: Path, files: list[Path]) -> tuple[MeterrHome, list]:
     return home, drop.process_drop_folder(home)
 
 
+def _load_in_turn(root: Path, older: Path, newer: Path) -> tuple[MeterrHome, list]:
+    """Drop and load ``older``, then ``newer`` into the same home; both must load."""
+    home, outcomes = _drop_and_process(root, [older])
+    shutil.copyfile(newer, home.drop / newer.name)
+    outcomes += drop.process_drop_folder(home)
+    assert [o.status for o in outcomes] == ["loaded", "loaded"]
+    return home, outcomes
+
+
 def _detect_as(monkeypatch: pytest.MonkeyPatch, fmt) -> None:
     """Make the drop folder use ``fmt`` (a variant of a registered format) for every file."""
     monkeypatch.setattr(drop, "detect_format", lambda sample: fmt)
@@ -338,10 +347,7 @@ def test_in_place_load_replaces_older_copies_of_the_same_requests(tmp_path: Path
         record["completion_tokens"] = int(record["completion_tokens"] or 0) + 1
     newer = tmp_path / "newer.jsonl"
     _write_jsonl(newer, records[1:])
-    home, outcomes = _drop_and_process(tmp_path / "home", [older])
-    shutil.copyfile(newer, home.drop / newer.name)
-    outcomes += drop.process_drop_folder(home)
-    assert [o.status for o in outcomes] == ["loaded", "loaded"]
+    home, outcomes = _load_in_turn(tmp_path / "home", older, newer)
     with connect(home, write=False) as con:
         rows = con.execute(
             "SELECT helicone_id, completion_tokens, _row_number FROM raw.helicone_requests "
@@ -369,15 +375,37 @@ def test_a_copy_written_in_local_time_is_still_the_same_request(tmp_path: Path) 
         record["completion_tokens"] = int(record["completion_tokens"] or 0) + 1
     assert any("T23:" in r["request_created_at"] for r in records)
     newer = _write_jsonl(tmp_path / "newer.jsonl", records)
-    home, outcomes = _drop_and_process(tmp_path / "home", [older])
-    shutil.copyfile(newer, home.drop / newer.name)
-    outcomes += drop.process_drop_folder(home)
-    assert [o.status for o in outcomes] == ["loaded", "loaded"]
+    home, outcomes = _load_in_turn(tmp_path / "home", older, newer)
     with connect(home, write=False) as con:
         files = con.execute(
             "SELECT DISTINCT _file_sha256 FROM raw.helicone_requests"
         ).fetchall()
     assert files == [(outcomes[1].file_sha256,)]
+
+
+def test_a_same_id_days_away_is_a_record_of_its_own(tmp_path: Path) -> None:
+    """A Helicone id seen again a week away from any stored copy is not that copy: the older row
+    stays, and the newer row does not take the older row's model, even when the same file does
+    replace other requests (known values are filled only from the copies a file replaces)."""
+    first, second, *_ = _helicone_records()
+    second["request_created_at"] = "2026-10-17T11:00:00.000Z"
+    older = _write_jsonl(tmp_path / "older.jsonl", [first, second])
+    assert first["request_created_at"].startswith("2026-10-10")
+    later = dict(first, request_created_at="2026-10-17T12:00:00.000Z")
+    del later["request_model"]
+    newer = _write_jsonl(tmp_path / "newer.jsonl", [second, later])
+    home, outcomes = _load_in_turn(tmp_path / "home", older, newer)
+    with connect(home, write=False) as con:
+        rows = con.execute(
+            "SELECT _file_sha256, request_id, model FROM raw.helicone_requests "
+            "ORDER BY request_created_at"
+        ).fetchall()
+    old_sha, new_sha = (o.file_sha256 for o in outcomes)
+    assert rows == [
+        (old_sha, first["request_id"], first["request_model"]),
+        (new_sha, second["request_id"], second["request_model"]),
+        (new_sha, first["request_id"], None),
+    ]
 
 
 def test_older_copies_are_looked_for_only_near_the_new_files_times() -> None:
