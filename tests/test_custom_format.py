@@ -125,6 +125,23 @@ def test_counts_must_be_whole_numbers_not_rounded(tmp_path: Path) -> None:
     ]
 
 
+def test_csv_header_in_capitals_as_warehouses_unload_it(tmp_path: Path) -> None:
+    """Snowflake and Oracle write unquoted column names in capitals: such a header is the same
+    columns, detected and loaded."""
+    path = tmp_path / "unload.csv"
+    path.write_text(
+        "TIMESTAMP,PROVIDER,MODEL,Input_Tokens,OUTPUT_TOKENS,REQUEST_ID,COST_USD\n"
+        "2026-10-01T10:00:00Z,OpenAI,gpt-4o,1200,300,r-1,0.0042\n"
+    )
+    assert detect_format(read_sample(path, path.name)) is FORMAT
+    got = _load(path).execute(
+        "SELECT timestamp, provider, model, input_tokens, output_tokens, request_id, cost_usd "
+        "FROM pending"
+    ).fetchall()
+    assert [row[1:] for row in got] == [("openai", "gpt-4o", 1200, 300, "r-1", Decimal("0.0042"))]
+    assert str(got[0][0]).startswith("2026-10-01 10:00:00")
+
+
 def test_missing_required_column_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("timestamp,provider,model\n2026-10-01,openai,gpt-4o\n")

@@ -44,7 +44,8 @@ SIGNATURE = {"timestamp", "provider", "model"}
 def detect(sample: Sample) -> bool:
     header = sample.csv_header()
     if header is not None:
-        return SIGNATURE <= set(header)
+        # Column names in any case: warehouses unload unquoted names in capitals.
+        return SIGNATURE <= {name.lower() for name in header}
     obj = sample.first_json_object()
     return obj is not None and SIGNATURE <= set(obj)
 
@@ -79,7 +80,8 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, pending: str, file_sha256: 
         relation = json_relation(path, {n: "VARCHAR" for n in FIELDS}, array=head.startswith(b"["))
         present = set(FIELDS)
     else:
-        present = set(csv_columns(con, path))
+        # DuckDB binds "timestamp" to a column named TIMESTAMP too.
+        present = {name.lower() for name in csv_columns(con, path)}
         missing = [c for c in REQUIRED if c not in present]
         if missing:
             raise FormatError(f"custom CSV is missing required column(s): {', '.join(missing)}")
