@@ -29,6 +29,7 @@ from ingest.warehouse import (
     connect,
     streaming_insert,
 )
+from tests.conftest import usage_row, write_custom_csv
 from tests.test_formats import _helicone_ui_csv_without_response_ids
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
@@ -410,9 +411,8 @@ def test_a_same_id_days_away_is_a_record_of_its_own(tmp_path: Path) -> None:
 
 def test_older_copies_are_looked_for_only_near_the_new_files_times() -> None:
     """A file of request-level exports is compared with the stored rows of its own days (and a
-    day either side), so the look-up does not grow with history; a custom export, whose times a
-    later file may correct, is compared with every stored row."""
-    helicone, custom = by_name("helicone"), by_name("custom")
+    day either side), so the look-up does not grow with history."""
+    helicone = by_name("helicone")
     with duckdb.connect() as con:
         con.execute("CREATE SCHEMA raw")
         con.execute(helicone.create_sql(helicone.qualified_table))
@@ -437,7 +437,20 @@ def test_older_copies_are_looked_for_only_near_the_new_files_times() -> None:
             f"WHERE _file_sha256 = 'older' {near} ORDER BY 1"
         ).fetchall()
         assert kept == [("10-08 23",), ("10-09 12",), ("10-11 12",)]
-        assert loading._near_in_time(con, custom, reading.sql_str("newer")) == ""
+
+
+def test_a_custom_record_moved_in_time_replaces_its_older_copy(tmp_path: Path) -> None:
+    """A custom record sent again with its time corrected by days is still the same record
+    (custom times may be corrected, so every stored row is compared)."""
+    older = write_custom_csv(tmp_path / "older.csv", [usage_row(1)])
+    moved = usage_row(1, timestamp="2026-10-20T09:00:00Z", output_tokens=999)
+    newer = write_custom_csv(tmp_path / "newer.csv", [moved])
+    home, outcomes = _load_in_turn(tmp_path / "home", older, newer)
+    with connect(home, write=False) as con:
+        rows = con.execute(
+            "SELECT _file_sha256, request_id, output_tokens FROM raw.custom_usage"
+        ).fetchall()
+    assert rows == [(outcomes[1].file_sha256, moved["request_id"], 999)]
 
 
 def test_rows_left_unnumbered_are_numbered_by_the_next_load(
